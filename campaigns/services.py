@@ -1,0 +1,371 @@
+"""Every write to a campaign. Each service is atomic, locks the row it changes, follows the tables
+in campaigns.rules, and writes one audit row in the same transaction."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from dateutil.relativedelta import relativedelta
+from django.db import transaction
+from django.db.models import QuerySet
+from django.utils import timezone
+
+from accounts.roles import Perm, has_perm
+from campaigns import rules
+from campaigns.choices import Action, CampaignType, Delivery, Section, Status
+from campaigns.models import Campaign, CampaignAudit, default_who
+from campaigns.validation import first_run_at, validate_campaign, who_label_ids
+from config.errors import DomainError, Forbidden, Invalid, InvalidTransition, NotFound, ReadOnly
+from labels.models import Label
+
+logger = logging.getLogger(__name__)
+
+AUTO_ARCHIVE_AFTER = relativedelta(months=6)
+EDITABLE_FIELDS = ("name", "channel", "type", "delivery", "who", "what", "when", "labels")
+MAX_BULK = 1000
+
+
+def _require(actor: Any, perm: Perm) -> None:
+    if not has_perm(actor, perm):
+        raise Forbidden(f"Your role does not allow you to {perm.value} campaigns.")
+
+
+def _locked(actor: Any, campaign_id: int) -> Campaign:
+    """Re-read the row under a lock; an id that is not visible is the same as one that does not exist."""
+    try:
+        return Campaign.objects.visible_to(actor).select_for_update(of=("self",)).get(pk=campaign_id)
+    except (Campaign.DoesNotExist, ValueError, TypeError):
+        raise NotFound(f"Campaign {campaign_id} does not exist.") from None
+
+
+def _check(campaign: Campaign, action: Action) -> None:
+    verdict = rules.action_verdict(campaign, action)
+    if not verdict.allowed:
+        error = ReadOnly if campaign.archived_at is not None or action == Action.EDIT else InvalidTransition
+        raise error(verdict.reason)
+
+
+def _audit(
+    campaign: Campaign, *, actor: Any, action: Action, from_status: str = "",
+    to_status: str = "", changes: dict[str, Any] | None = None,
+) -> CampaignAudit:
+    return CampaignAudit.objects.create(
+        campaign=campaign, actor=actor if getattr(actor, "pk", None) else None, action=action,
+        from_status=from_status, to_status=to_status, changes=changes or {},
+    )
+
+
+def _name(value: Any) -> str:
+    name = (value or "").strip() if isinstance(value, str) else ""
+    if not name:
+        raise Invalid("The campaign needs a name.", errors={"name": ["This field is required."]})
+    if len(name) > 200:
+        raise Invalid("The name is too long.", errors={"name": ["At most 200 characters."]})
+    return name
+
+
+def _labels(label_ids: Iterable[int]) -> list[Label]:
+    ids = sorted(set(label_ids))
+    found = list(Label.objects.filter(pk__in=ids))
+    missing = sorted(set(ids) - {label.pk for label in found})
+    if missing:
+        raise Invalid(
+            "Unknown labels.", errors={"labels": [f"Label {i} does not exist." for i in missing]}
+        )
+    return found
+
+
+def _check_who_labels(who: Any) -> None:
+    if not isinstance(who, dict):
+        return
+    ids = who_label_ids(who)
+    missing = ids - set(Label.objects.filter(pk__in=ids).values_list("pk", flat=True))
+    if missing:
+        raise Invalid(
+            "The audience refers to labels that do not exist.",
+            errors={"who": [f"Label {i} does not exist." for i in sorted(missing)]},
+        )
+
+
+@transaction.atomic
+def campaign_create(
+    *, actor: Any, name: str, channel: str, type: str = CampaignType.SINGLE_MESSAGE,
+    delivery: str = Delivery.ONE_TIME, who: Any = None, what: Any = None, when: Any = None,
+    labels: Sequence[int] = (),
+) -> Campaign:
+    """Create a draft. Its sections are validated now; publishing checks that times lie ahead."""
+    _require(actor, Perm.CREATE)
+    who = default_who() if who is None else who
+    what = {} if what is None else what
+    when = {} if when is None else when
+    name = _name(name)
+    validate_campaign(channel=channel, type=type, delivery=delivery, who=who, what=what, when=when)
+    _check_who_labels(who)
+    label_objs = _labels(labels)
+    now = timezone.now()
+    campaign = Campaign.objects.create(
+        name=name, channel=channel, type=type, delivery=delivery, who=who, what=what, when=when,
+        created_by=actor, updated_by=actor, last_active_at=now,
+    )
+    campaign.labels.set(label_objs)
+    _audit(campaign, actor=actor, action=Action.CREATE, to_status=Status.DRAFT)
+    return campaign
+
+
+@transaction.atomic
+def campaign_update(*, actor: Any, campaign_id: int, data: dict[str, Any]) -> Campaign:
+    """Change some fields of a campaign, only in sections its state leaves open.
+
+    Fields not in `data` stay as they are; a field given with its current value is not a change.
+    Any locked section among the changes refuses the whole edit (409), naming each section and why.
+    """
+    _require(actor, Perm.EDIT)
+    unknown = set(data) - set(EDITABLE_FIELDS)
+    if unknown:
+        raise Invalid("Unknown fields.", errors={f: ["This field cannot be edited."] for f in sorted(unknown)})
+    campaign = _locked(actor, campaign_id)
+    _check(campaign, Action.EDIT)
+
+    current_labels = sorted(campaign.labels.values_list("pk", flat=True))
+    changes: dict[str, dict[str, Any]] = {}
+    for key, new in data.items():
+        if key == "name":
+            new = _name(new)
+        old: Any = current_labels if key == "labels" else getattr(campaign, key)
+        if key == "labels":
+            new = sorted(set(new))
+        if new != old:
+            changes[key] = {"old": old, "new": new}
+    if not changes:
+        return campaign
+
+    sections = rules.editable_sections(campaign)
+    locked: dict[str, list[str]] = {}
+    for key in changes:
+        section = rules.FIELD_SECTIONS[key]
+        reason = sections[section]
+        if reason is None and key in rules.SHAPE_FIELDS:
+            shape_reasons = [sections[s] for s in (Section.WHO, Section.WHAT, Section.WHEN) if sections[s]]
+            reason = shape_reasons[0] if shape_reasons else None
+        if reason:
+            locked[key] = [f"{Section(section).label} is locked: {reason}"]
+    if locked:
+        raise ReadOnly("Some of these changes are not allowed now.", errors=locked)
+
+    merged = {k: changes[k]["new"] if k in changes else getattr(campaign, k)
+              for k in ("channel", "type", "delivery", "who", "what", "when")}
+    validate_campaign(**merged)
+    if "who" in changes:
+        _check_who_labels(merged["who"])
+    if "labels" in changes:
+        campaign.labels.set(_labels(changes["labels"]["new"]))
+    for key, change in changes.items():
+        if key != "labels":
+            setattr(campaign, key, change["new"])
+    now = timezone.now()
+    if campaign.status in (Status.SCHEDULED,) and ("when" in changes or "delivery" in changes):
+        validate_campaign(**merged, for_publish=True, now=now)
+        campaign.next_run_at = first_run_at(campaign.delivery, campaign.when, now)
+    campaign.updated_by = actor
+    campaign.last_active_at = now
+    campaign.save()
+    _audit(campaign, actor=actor, action=Action.EDIT, from_status=campaign.status,
+           to_status=campaign.status, changes=changes)
+    return campaign
+
+
+@transaction.atomic
+def campaign_publish(*, actor: Any, campaign_id: int) -> Campaign:
+    """Publish a draft: Scheduled when its first send lies ahead, else Running."""
+    _require(actor, Perm.PUBLISH)
+    campaign = _locked(actor, campaign_id)
+    _check(campaign, Action.PUBLISH)
+    now = timezone.now()
+    validate_campaign(
+        channel=campaign.channel, type=campaign.type, delivery=campaign.delivery,
+        who=campaign.who, what=campaign.what, when=campaign.when, for_publish=True, now=now,
+    )
+    first = first_run_at(campaign.delivery, campaign.when, now)
+    target = rules.publish_target(Delivery(campaign.delivery), first, now)
+    assert target in rules.transition_target(Action.PUBLISH, Status(campaign.status))
+    return _move(campaign, actor=actor, action=Action.PUBLISH, to=target, now=now,
+                 next_run_at=first if target == Status.SCHEDULED else None)
+
+
+def _move(campaign: Campaign, *, actor: Any, action: Action, to: Status, now: dt.datetime,
+          **fields: Any) -> Campaign:
+    before = campaign.status
+    campaign.status = to
+    campaign.last_active_at = now
+    campaign.updated_by = actor if getattr(actor, "pk", None) else campaign.updated_by
+    for key, value in fields.items():
+        setattr(campaign, key, value)
+    campaign.save()
+    _audit(campaign, actor=actor, action=action, from_status=before, to_status=to)
+    return campaign
+
+
+@transaction.atomic
+def campaign_stop(*, actor: Any, campaign_id: int) -> Campaign:
+    """Stop a live campaign for good (there is no pause). Stopping twice is refused, not repeated."""
+    _require(actor, Perm.STOP)
+    campaign = _locked(actor, campaign_id)
+    _check(campaign, Action.STOP)
+    return _move(campaign, actor=actor, action=Action.STOP, to=Status.STOPPED, now=timezone.now(),
+                 next_run_at=None)
+
+
+@transaction.atomic
+def campaign_clone(*, actor: Any, campaign_id: int) -> Campaign:
+    """A new draft "Copy of …" with the same sections and labels, created by the actor.
+
+    Any campaign can be cloned, archived ones included: it is how an archived campaign comes back.
+    """
+    _require(actor, Perm.CLONE)
+    # No lock: cloning reads one committed row and never changes it.
+    try:
+        source = Campaign.objects.visible_to(actor).get(pk=campaign_id)
+    except (Campaign.DoesNotExist, ValueError, TypeError):
+        raise NotFound(f"Campaign {campaign_id} does not exist.") from None
+    now = timezone.now()
+    clone = Campaign.objects.create(
+        name=f"Copy of {source.name}"[:200], channel=source.channel, type=source.type,
+        delivery=source.delivery, who=source.who, what=source.what, when=source.when,
+        created_by=actor, updated_by=actor, last_active_at=now, cloned_from=source,
+    )
+    clone.labels.set(source.labels.all())
+    _audit(clone, actor=actor, action=Action.CREATE, to_status=Status.DRAFT,
+           changes={"cloned_from": {"id": source.pk, "name": source.name}})
+    _audit(source, actor=actor, action=Action.CLONE, from_status=source.status,
+           to_status=source.status, changes={"clone": {"id": clone.pk, "name": clone.name}})
+    return clone
+
+
+@transaction.atomic
+def campaign_archive(*, actor: Any, campaign_id: int) -> Campaign:
+    """Archive a draft, completed, stopped or rejected campaign; from then on it is read-only."""
+    _require(actor, Perm.ARCHIVE)
+    campaign = _locked(actor, campaign_id)
+    _check(campaign, Action.ARCHIVE)
+    campaign.archived_at = timezone.now()
+    campaign.save(update_fields=["archived_at", "updated_at"])
+    _audit(campaign, actor=actor, action=Action.ARCHIVE, from_status=campaign.status,
+           to_status=campaign.status)
+    return campaign
+
+
+# ---------------------------------------------------------------------------------------------
+# Bulk operations: one transaction per campaign, so one refusal never undoes or blocks another.
+# ---------------------------------------------------------------------------------------------
+@dataclass
+class BulkResult:
+    id: Any
+    ok: bool
+    code: str = "done"
+    message: str = ""
+    name: str = ""
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+BULK_SERVICES: dict[str, tuple[Callable[..., Campaign], str]] = {
+    "stop": (campaign_stop, "Stopped."),
+    "archive": (campaign_archive, "Archived."),
+    "clone": (campaign_clone, "Cloned."),
+}
+
+
+def campaigns_bulk(*, actor: Any, action: str, ids: Sequence[Any]) -> list[BulkResult]:
+    """Apply stop / archive / clone to each id in turn and report on each, in the order given."""
+    if action not in BULK_SERVICES:
+        raise Invalid("Unknown bulk action.", errors={"action": [f"Choose one of: {', '.join(BULK_SERVICES)}."]})
+    if not ids:
+        raise Invalid("Select at least one campaign.", errors={"ids": ["This list may not be empty."]})
+    if len(ids) > MAX_BULK:
+        raise Invalid("Too many campaigns.", errors={"ids": [f"At most {MAX_BULK} at once."]})
+    service, done = BULK_SERVICES[action]
+    _require(actor, Perm(action))
+    seen: set[Any] = set()
+    results: list[BulkResult] = []
+    for raw in ids:
+        if raw in seen:
+            continue
+        seen.add(raw)
+        try:
+            campaign = service(actor=actor, campaign_id=int(raw))
+        except (ValueError, TypeError):
+            results.append(BulkResult(raw, False, NotFound.code, f"Campaign {raw} does not exist."))
+        except DomainError as exc:
+            results.append(BulkResult(raw, False, exc.code, exc.message))
+        else:
+            extra = {"clone_id": campaign.pk, "clone_name": campaign.name} if action == "clone" else {}
+            name = campaign.cloned_from.name if action == "clone" and campaign.cloned_from else campaign.name
+            results.append(BulkResult(int(raw), True, "done", done, name=name, extra=extra))
+    return results
+
+
+# ---------------------------------------------------------------------------------------------
+# Auto-archival.
+# ---------------------------------------------------------------------------------------------
+AUTO_ARCHIVE_STATES = (Status.COMPLETED, Status.STOPPED, Status.DRAFT)
+
+
+def auto_archive_due_on(last_active_at: dt.datetime) -> dt.date:
+    """The date a campaign last active at this moment is archived: 6 calendar months later.
+
+    Dates are in the project's time zone; month ends clamp (Aug 31 -> Feb 28, or 29 in leap years).
+    """
+    return timezone.localtime(last_active_at).date() + AUTO_ARCHIVE_AFTER
+
+
+def campaigns_due_for_auto_archive(today: dt.date) -> QuerySet[Campaign]:
+    tz = timezone.get_current_timezone_name()
+    # An index-friendly superset first (six months are never fewer than 181 days), then the exact
+    # calendar rule in SQL: PostgreSQL's date + interval '6 months' clamps month ends like relativedelta.
+    cutoff = timezone.make_aware(dt.datetime.combine(today - dt.timedelta(days=180), dt.time.min))
+    return Campaign.objects.filter(
+        archived_at__isnull=True, status__in=AUTO_ARCHIVE_STATES, last_active_at__lt=cutoff,
+    ).extra(
+        where=["((\"campaigns_campaign\".\"last_active_at\" AT TIME ZONE %s)::date + interval '6 months')::date <= %s"],
+        params=[tz, today],
+    )
+
+
+def campaigns_auto_archive(*, today: dt.date | None = None, batch_size: int = 500) -> int:
+    """Archive every Completed, Stopped or Draft campaign whose last active date is 6 months past.
+
+    Safe to run twice or from two workers at once: rows are claimed with SKIP LOCKED and
+    re-checked under the lock, in batches of their own transactions.
+    """
+    today = today or timezone.localdate()
+    total = 0
+    while True:
+        with transaction.atomic():
+            batch = list(
+                campaigns_due_for_auto_archive(today)
+                .order_by("pk")
+                .select_for_update(skip_locked=True)[:batch_size]
+            )
+            if not batch:
+                break
+            now = timezone.now()
+            ids = [c.pk for c in batch]
+            Campaign.objects.filter(pk__in=ids).update(archived_at=now)
+            CampaignAudit.objects.bulk_create(
+                CampaignAudit(
+                    campaign=c, actor=None, action=Action.AUTO_ARCHIVE, from_status=c.status,
+                    to_status=c.status,
+                    changes={"last_active_at": c.last_active_at.isoformat(),
+                             "due_on": auto_archive_due_on(c.last_active_at).isoformat()},
+                )
+                for c in batch
+            )
+            total += len(batch)
+        if len(batch) < batch_size:
+            break
+    if total:
+        logger.info("auto-archived %s campaigns due on or before %s", total, today)
+    return total

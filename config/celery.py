@@ -1,0 +1,20 @@
+"""The Celery app and the one place where periodic schedules are declared."""
+
+import os
+
+from celery import Celery
+from celery.schedules import crontab
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+
+app = Celery("herald")
+app.config_from_object("django.conf:settings", namespace="CELERY")
+app.autodiscover_tasks()
+
+app.conf.beat_schedule = {
+    # The spec's auto-archival cannot be disabled; once a day is enough because its unit is a date.
+    "campaigns-auto-archive": {
+        "task": "campaigns.tasks.auto_archive_campaigns",
+        "schedule": crontab(hour=2, minute=15),
+    },
+}

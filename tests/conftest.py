@@ -1,0 +1,66 @@
+from __future__ import annotations
+
+import pytest
+from rest_framework.test import APIClient
+
+from tests.factories import CampaignFactory, LabelFactory, UserFactory
+
+PASSWORD = "pass-word-1234"
+
+
+@pytest.fixture
+def marketer(db):
+    return UserFactory(username="maya@example.com", roles=["Marketer"])
+
+
+@pytest.fixture
+def other_marketer(db):
+    return UserFactory(username="omar@example.com", roles=["Marketer"])
+
+
+@pytest.fixture
+def approver(db):
+    return UserFactory(username="ari@example.com", roles=["Approver"])
+
+
+@pytest.fixture
+def admin(db):
+    return UserFactory(username="ada@example.com", roles=["Admin"])
+
+
+@pytest.fixture
+def outsider(db):
+    """Signed in, but with no Herald role: sees nothing."""
+    return UserFactory(username="otto@example.com")
+
+
+@pytest.fixture
+def campaign_factory(db, marketer):
+    def make(**kwargs):
+        kwargs.setdefault("created_by", marketer)
+        return CampaignFactory(**kwargs)
+
+    return make
+
+
+@pytest.fixture
+def label_factory(db):
+    return LabelFactory
+
+
+@pytest.fixture
+def api(marketer):
+    client = APIClient()
+    client.force_authenticate(marketer)
+    return client
+
+
+@pytest.fixture
+def api_for():
+    def make(user):
+        client = APIClient()
+        if user is not None:
+            client.force_authenticate(user)
+        return client
+
+    return make
