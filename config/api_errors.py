@@ -6,7 +6,7 @@ from typing import Any
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.http import Http404
-from rest_framework import exceptions, status
+from rest_framework import exceptions, serializers, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
@@ -56,3 +56,14 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
             "errors": {},
         }
     return response
+
+
+class ErrorSerializer(serializers.Serializer):
+    """The body of every error response, for the API schema."""
+
+    code = serializers.CharField(help_text="invalid, invalid_transition, read_only, not_found, ...")
+    message = serializers.CharField()
+    errors = serializers.DictField(
+        child=serializers.ListField(child=serializers.CharField()),
+        help_text='Messages per field, e.g. {"what.message.title": ["This field is required."]}.',
+    )

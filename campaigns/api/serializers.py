@@ -1,0 +1,334 @@
+"""Campaign serializers: input shapes checked here, rules checked by campaigns.services.
+
+Read serializers add what a client needs to draw its buttons: which sections may change now and
+which actions are allowed, each with the reason when not, from the same tables the services obey.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+from accounts.roles import Perm, has_perm
+from campaigns import rules
+from campaigns.choices import Action, CampaignType, Channel, Delivery, Section, Status
+from campaigns.models import Campaign, CampaignAudit
+from campaigns.services import EDITABLE_FIELDS, MAX_BULK
+from campaigns.validation import sms_segments
+
+BIGINT_MAX = 2**63 - 1
+# Deeper than any valid Who tree (5 levels of groups) with room to spare: a bound on the work
+# that checking an absurd document costs, and on Python's recursion.
+MAX_JSON_DEPTH = 40
+
+
+def _json_problem(value: Any, depth: int = 0) -> str | None:
+    """Why PostgreSQL's jsonb would refuse `value` (or it is absurdly deep), else None."""
+    if depth > MAX_JSON_DEPTH:
+        return f"Nested more than {MAX_JSON_DEPTH} levels deep."
+    if isinstance(value, str):
+        return "Text may not contain NUL characters." if "\x00" in value else None
+    if isinstance(value, float) and not math.isfinite(value):
+        return "Numbers must be finite."
+    if isinstance(value, dict):
+        for key, item in value.items():
+            problem = _json_problem(key, depth + 1) or _json_problem(item, depth + 1)
+            if problem:
+                return problem
+    if isinstance(value, list):
+        for item in value:
+            problem = _json_problem(item, depth + 1)
+            if problem:
+                return problem
+    return None
+
+
+@extend_schema_field({"type": "object", "additionalProperties": True})
+class JSONObjectField(serializers.JSONField):
+    """A JSON object (a Who, What or When section). Its content is checked by the services."""
+
+    def to_internal_value(self, data: Any) -> Any:
+        value = super().to_internal_value(data)
+        if not isinstance(value, dict):
+            raise serializers.ValidationError("Must be a JSON object.")
+        problem = _json_problem(value)
+        if problem:
+            raise serializers.ValidationError(problem)
+        return value
+
+
+def _label_ids(**kwargs: Any) -> serializers.ListField:
+    return serializers.ListField(
+        child=serializers.IntegerField(min_value=1, max_value=BIGINT_MAX),
+        max_length=900,
+        **kwargs,
+    )
+
+
+_SECTIONS_HELP = "Checked against the JSON Schemas at /api/v1/campaigns/schemas/."
+
+
+class CampaignCreateSerializer(serializers.Serializer):
+    name = serializers.CharField(max_length=200)
+    channel = serializers.ChoiceField(choices=Channel.choices)
+    type = serializers.ChoiceField(
+        choices=CampaignType.choices, default=CampaignType.SINGLE_MESSAGE
+    )
+    delivery = serializers.ChoiceField(choices=Delivery.choices, default=Delivery.ONE_TIME)
+    who = JSONObjectField(required=False, help_text=f"The audience. {_SECTIONS_HELP}")
+    what = JSONObjectField(required=False, help_text=f"The content. {_SECTIONS_HELP}")
+    when = JSONObjectField(required=False, help_text=f"The schedule. {_SECTIONS_HELP}")
+    labels = _label_ids(required=False, help_text="Label ids.")
+
+    def to_internal_value(self, data: Any) -> Any:
+        if not isinstance(data, dict):
+            raise serializers.ValidationError({"non_field_errors": ["Send a JSON object."]})
+        # A field the API does not take (status, created_by, ...) is refused, not silently dropped.
+        unknown = sorted(set(data) - set(EDITABLE_FIELDS))
+        if unknown:
+            raise serializers.ValidationError(
+                {key: ["This field cannot be set."] for key in unknown}
+            )
+        return super().to_internal_value(data)
+
+
+class CampaignUpdateSerializer(CampaignCreateSerializer):
+    """PATCH: only the fields sent, each checked for type; the edit rules decide the rest."""
+
+    name = serializers.CharField(max_length=200, required=False)
+    channel = serializers.ChoiceField(choices=Channel.choices, required=False)
+    type = serializers.ChoiceField(choices=CampaignType.choices, required=False)
+    delivery = serializers.ChoiceField(choices=Delivery.choices, required=False)
+
+
+class UserRefSerializer(serializers.Serializer):
+    id = serializers.IntegerField(read_only=True)
+    email = serializers.EmailField(read_only=True)
+
+
+class LabelRefSerializer(serializers.Serializer):
+    id = serializers.IntegerField(read_only=True)
+    name = serializers.CharField(read_only=True)
+
+
+class SectionVerdictSerializer(serializers.Serializer):
+    editable = serializers.BooleanField()
+    reason = serializers.CharField(allow_blank=True)
+
+
+class ActionVerdictSerializer(serializers.Serializer):
+    allowed = serializers.BooleanField()
+    reason = serializers.CharField(allow_blank=True)
+
+
+class EditableSerializer(serializers.Serializer):
+    """One entry per section of campaigns.choices.Section."""
+
+    name = SectionVerdictSerializer()
+    labels = SectionVerdictSerializer()
+    who = SectionVerdictSerializer()
+    what = SectionVerdictSerializer()
+    when = SectionVerdictSerializer()
+
+
+class ActionsSerializer(serializers.Serializer):
+    """One entry per action of campaigns.rules.USER_ACTIONS."""
+
+    edit = ActionVerdictSerializer()
+    publish = ActionVerdictSerializer()
+    stop = ActionVerdictSerializer()
+    clone = ActionVerdictSerializer()
+    archive = ActionVerdictSerializer()
+
+
+class SmsSegmentsSerializer(serializers.Serializer):
+    encoding = serializers.ChoiceField(choices=["GSM-7", "UCS-2"])
+    characters = serializers.IntegerField()
+    segments = serializers.IntegerField()
+
+
+def _user(context: dict[str, Any]) -> Any:
+    request = context.get("request")
+    return getattr(request, "user", None)
+
+
+def editable_for(campaign: Campaign, user: Any) -> dict[str, dict[str, Any]]:
+    """Each section: may this user change it now, and if not, why (role first, then state)."""
+    if not has_perm(user, Perm.EDIT):
+        reason = "Your role does not allow you to edit campaigns."
+        return {s.value: {"editable": False, "reason": reason} for s in Section}
+    return {
+        section.value: {"editable": reason is None, "reason": reason or ""}
+        for section, reason in rules.editable_sections(campaign).items()
+    }
+
+
+def actions_for(campaign: Campaign, user: Any) -> dict[str, dict[str, Any]]:
+    """Each user action: allowed for this user on this campaign now, and if not, why."""
+    out: dict[str, dict[str, Any]] = {}
+    for action in rules.USER_ACTIONS:
+        if not has_perm(user, Perm(action.value)):
+            out[action.value] = {
+                "allowed": False,
+                "reason": f"Your role does not allow you to {action.value} campaigns.",
+            }
+            continue
+        verdict = rules.action_verdict(campaign, action)
+        out[action.value] = {"allowed": verdict.allowed, "reason": verdict.reason}
+    return out
+
+
+class CampaignListSerializer(serializers.ModelSerializer):
+    """A row of the list: no Who/What/When, but everything a row's buttons need, without queries."""
+
+    channel_display = serializers.CharField(source="get_channel_display", read_only=True)
+    type_display = serializers.CharField(source="get_type_display", read_only=True)
+    delivery_display = serializers.CharField(source="get_delivery_display", read_only=True)
+    status = serializers.ChoiceField(choices=Status.choices, read_only=True)
+    status_display = serializers.CharField(source="get_status_display", read_only=True)
+    labels = LabelRefSerializer(many=True, read_only=True)
+    created_by = UserRefSerializer(read_only=True)
+    archived = serializers.BooleanField(source="is_archived", read_only=True)
+    editable = serializers.SerializerMethodField()
+    actions = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Campaign
+        fields = [
+            "id",
+            "name",
+            "channel",
+            "channel_display",
+            "type",
+            "type_display",
+            "delivery",
+            "delivery_display",
+            "status",
+            "status_display",
+            "labels",
+            "created_by",
+            "created_at",
+            "updated_at",
+            "last_active_at",
+            "next_run_at",
+            "archived",
+            "archived_at",
+            "editable",
+            "actions",
+        ]
+        read_only_fields = fields
+
+    @extend_schema_field(EditableSerializer)
+    def get_editable(self, campaign: Campaign) -> dict[str, dict[str, Any]]:
+        return editable_for(campaign, _user(self.context))
+
+    @extend_schema_field(ActionsSerializer)
+    def get_actions(self, campaign: Campaign) -> dict[str, dict[str, Any]]:
+        return actions_for(campaign, _user(self.context))
+
+
+class CampaignSerializer(CampaignListSerializer):
+    """One campaign in full."""
+
+    who = serializers.JSONField(read_only=True)
+    what = serializers.JSONField(read_only=True)
+    when = serializers.JSONField(read_only=True)
+    sms_segments = serializers.SerializerMethodField(
+        help_text="How the body of a single SMS message splits into segments; null otherwise."
+    )
+
+    class Meta(CampaignListSerializer.Meta):
+        fields = [
+            *CampaignListSerializer.Meta.fields[:10],
+            "who",
+            "what",
+            "when",
+            "sms_segments",
+            *CampaignListSerializer.Meta.fields[10:],
+        ]
+        read_only_fields = fields
+
+    @extend_schema_field(SmsSegmentsSerializer(allow_null=True))
+    def get_sms_segments(self, campaign: Campaign) -> dict[str, Any] | None:
+        if campaign.channel != Channel.SMS or campaign.type != CampaignType.SINGLE_MESSAGE:
+            return None
+        message = campaign.what.get("message") if isinstance(campaign.what, dict) else None
+        body = message.get("body") if isinstance(message, dict) else None
+        return sms_segments(body) if isinstance(body, str) else None
+
+
+class CampaignCountsSerializer(serializers.Serializer):
+    statuses = serializers.DictField(
+        child=serializers.IntegerField(),
+        help_text="Campaigns per status, archived ones excluded; every status is present.",
+    )
+    archived = serializers.IntegerField(help_text="Archived campaigns, whatever their status.")
+
+
+class BulkRequestSerializer(serializers.Serializer):
+    action = serializers.ChoiceField(choices=["stop", "archive", "clone"])
+    ids = serializers.ListField(
+        child=serializers.IntegerField(min_value=1, max_value=BIGINT_MAX),
+        min_length=1,
+        max_length=MAX_BULK,
+    )
+
+
+class BulkResultSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    ok = serializers.BooleanField()
+    code = serializers.CharField(help_text="done, or the error code of the refusal.")
+    message = serializers.CharField()
+    clone_id = serializers.IntegerField(required=False, help_text="Only for a done clone.")
+
+
+class BulkResponseSerializer(serializers.Serializer):
+    results = BulkResultSerializer(many=True)
+    done = serializers.IntegerField()
+    refused = serializers.IntegerField()
+
+
+class AuditSerializer(serializers.ModelSerializer):
+    actor = serializers.EmailField(
+        source="actor.email",
+        read_only=True,
+        allow_null=True,
+        default=None,
+        help_text="Null when the system acted (e.g. auto-archival).",
+    )
+    action = serializers.ChoiceField(choices=Action.choices, read_only=True)
+    action_display = serializers.CharField(source="get_action_display", read_only=True)
+    from_status = serializers.CharField(read_only=True, help_text="Empty when not a status change.")
+    to_status = serializers.CharField(read_only=True, help_text="Empty when not a status change.")
+    changes = serializers.JSONField(read_only=True)
+
+    class Meta:
+        model = CampaignAudit
+        fields = [
+            "id",
+            "actor",
+            "action",
+            "action_display",
+            "from_status",
+            "to_status",
+            "changes",
+            "created_at",
+        ]
+        read_only_fields = fields
+
+
+class CampaignSchemasSerializer(serializers.Serializer):
+    who = serializers.JSONField(help_text="JSON Schema (2020-12) of Who.")
+    message = serializers.DictField(
+        child=serializers.JSONField(), help_text="Per channel: JSON Schema of one message."
+    )
+    what = serializers.DictField(
+        child=serializers.DictField(child=serializers.JSONField()),
+        help_text="Per campaign type, per channel: JSON Schema of What.",
+    )
+    when = serializers.DictField(
+        child=serializers.JSONField(), help_text="Per delivery type: JSON Schema of When."
+    )

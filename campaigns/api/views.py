@@ -1,0 +1,261 @@
+"""The campaigns API: each view fetches through visible_to, validates input, calls one service.
+
+Domain errors from the services (invalid transition, read-only, forbidden, not found) become HTTP
+in config.api_errors, so no view here catches them.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+from typing import Any
+
+from django.db.models import Count, Prefetch, Q, QuerySet
+from django_filters.rest_framework import DjangoFilterBackend
+from drf_spectacular.utils import OpenApiExample, extend_schema, extend_schema_view
+from rest_framework import mixins, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.parsers import JSONParser
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from campaigns import services
+from campaigns.api.filters import CampaignFilterSet, CampaignOrdering
+from campaigns.api.serializers import (
+    AuditSerializer,
+    BulkRequestSerializer,
+    BulkResponseSerializer,
+    CampaignCountsSerializer,
+    CampaignCreateSerializer,
+    CampaignListSerializer,
+    CampaignSchemasSerializer,
+    CampaignSerializer,
+    CampaignUpdateSerializer,
+)
+from campaigns.choices import CampaignType, Channel, Delivery, Status
+from campaigns.models import Campaign, CampaignAudit
+from campaigns.validation import MESSAGE_SCHEMAS, WHEN_SCHEMAS, WHO_SCHEMA, what_schema
+from config.api_errors import ErrorSerializer
+from config.pagination import CursorPagination
+from labels.models import Label
+
+
+class AuditPagination(CursorPagination):
+    ordering = ("-created_at", "-id")
+
+
+# The errors each kind of endpoint may answer with, for the schema.
+_ERROR = ErrorSerializer
+_READ_ERRORS = {403: _ERROR, 404: _ERROR}
+_WRITE_ERRORS = {400: _ERROR, 403: _ERROR, 404: _ERROR, 409: _ERROR}
+
+
+@extend_schema_view(
+    list=extend_schema(
+        summary="List campaigns",
+        description="Newest activity first; archived campaigns only with ?archived=true or all. "
+        "A filter value that is not a choice is a 400 naming the parameter.",
+        responses={200: CampaignListSerializer(many=True), 400: _ERROR, 403: _ERROR},
+    ),
+    retrieve=extend_schema(
+        summary="One campaign", responses={200: CampaignSerializer, **_READ_ERRORS}
+    ),
+    create=extend_schema(
+        summary="Create a draft",
+        request=CampaignCreateSerializer,
+        examples=[
+            OpenApiExample(
+                "A push sent once, later",
+                request_only=True,
+                value={
+                    "name": "Weekly digest",
+                    "channel": "push",
+                    "type": "single_message",
+                    "delivery": "one_time",
+                    "who": {"type": "group", "match": "all", "conditions": []},
+                    "what": {
+                        "message": {
+                            "title": "Hi {{ profile.first_name }}",
+                            "body": "New this week.",
+                        }
+                    },
+                    "when": {
+                        "send": "later",
+                        "start_at": "2099-01-04T09:00:00Z",
+                        "timezone": "UTC",
+                    },
+                    "labels": [],
+                },
+            )
+        ],
+        responses={201: CampaignSerializer, 400: _ERROR, 403: _ERROR},
+    ),
+    partial_update=extend_schema(
+        summary="Edit the fields sent",
+        description="Only sections the campaign's state leaves open may change (409 read_only).",
+        request=CampaignUpdateSerializer,
+        responses={200: CampaignSerializer, **_WRITE_ERRORS},
+    ),
+)
+class CampaignViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    queryset = Campaign.objects.none()
+    serializer_class = CampaignSerializer
+    parser_classes = [JSONParser]
+    filter_backends = [DjangoFilterBackend, CampaignOrdering]
+    filterset_class = CampaignFilterSet
+    lookup_value_converter = "int"
+
+    def get_queryset(self) -> QuerySet[Campaign]:
+        return (
+            Campaign.objects.visible_to(self.request.user)
+            .select_related("created_by")
+            .prefetch_related(Prefetch("labels", queryset=Label.objects.only("id", "name")))
+        )
+
+    def filter_queryset(self, queryset: QuerySet[Campaign]) -> QuerySet[Campaign]:
+        # Filters shape the list only: an archived campaign is still found by its id.
+        return super().filter_queryset(queryset) if self.action == "list" else queryset
+
+    def get_serializer_class(self) -> type:
+        return CampaignListSerializer if self.action == "list" else CampaignSerializer
+
+    def _render(self, campaign: Campaign, code: int = status.HTTP_200_OK) -> Response:
+        return Response(self.get_serializer(campaign).data, status=code)
+
+    def _input(self, serializer_class: type, data: Any) -> dict[str, Any]:
+        serializer = serializer_class(
+            data=data, partial=serializer_class is CampaignUpdateSerializer
+        )
+        serializer.is_valid(raise_exception=True)
+        return dict(serializer.validated_data)
+
+    def create(self, request: Request) -> Response:
+        data = self._input(CampaignCreateSerializer, request.data)
+        campaign = services.campaign_create(actor=request.user, **data)
+        return self._render(campaign, status.HTTP_201_CREATED)
+
+    def partial_update(self, request: Request, pk: int) -> Response:
+        data = self._input(CampaignUpdateSerializer, request.data)
+        campaign = services.campaign_update(actor=request.user, campaign_id=pk, data=data)
+        return self._render(campaign)
+
+    @extend_schema(
+        summary="Publish a draft",
+        request=None,
+        responses={200: CampaignSerializer, **_WRITE_ERRORS},
+    )
+    @action(detail=True, methods=["post"])
+    def publish(self, request: Request, pk: int) -> Response:
+        return self._render(services.campaign_publish(actor=request.user, campaign_id=pk))
+
+    @extend_schema(
+        summary="Stop a live campaign (final)",
+        request=None,
+        responses={200: CampaignSerializer, **_WRITE_ERRORS},
+    )
+    @action(detail=True, methods=["post"])
+    def stop(self, request: Request, pk: int) -> Response:
+        return self._render(services.campaign_stop(actor=request.user, campaign_id=pk))
+
+    @extend_schema(
+        summary="Clone into a new draft",
+        request=None,
+        responses={201: CampaignSerializer, **_READ_ERRORS},
+    )
+    @action(detail=True, methods=["post"])
+    def clone(self, request: Request, pk: int) -> Response:
+        clone = services.campaign_clone(actor=request.user, campaign_id=pk)
+        return self._render(clone, status.HTTP_201_CREATED)
+
+    @extend_schema(
+        summary="Archive (read-only from then on)",
+        request=None,
+        responses={200: CampaignSerializer, **_WRITE_ERRORS},
+    )
+    @action(detail=True, methods=["post"])
+    def archive(self, request: Request, pk: int) -> Response:
+        return self._render(services.campaign_archive(actor=request.user, campaign_id=pk))
+
+    @extend_schema(
+        summary="Stop, archive or clone several campaigns",
+        description="Each campaign is done or refused on its own; the answer reports on each, "
+        "in the order given. A duplicate id is reported once.",
+        request=BulkRequestSerializer,
+        examples=[
+            OpenApiExample("Stop two", request_only=True, value={"action": "stop", "ids": [1, 2]})
+        ],
+        responses={200: BulkResponseSerializer, 400: _ERROR, 403: _ERROR},
+    )
+    @action(detail=False, methods=["post"])
+    def bulk(self, request: Request) -> Response:
+        data = self._input(BulkRequestSerializer, request.data)
+        results = services.campaigns_bulk(
+            actor=request.user, action=data["action"], ids=data["ids"]
+        )
+        rows = []
+        for result in results:
+            row = {"id": result.id, "ok": result.ok, "code": result.code, "message": result.message}
+            if "clone_id" in result.extra:
+                row["clone_id"] = result.extra["clone_id"]
+            rows.append(row)
+        done = sum(1 for r in results if r.ok)
+        return Response({"results": rows, "done": done, "refused": len(results) - done})
+
+    @extend_schema(
+        summary="Campaigns per status",
+        description="Archived campaigns are counted apart, whatever their status.",
+        responses={200: CampaignCountsSerializer, 403: _ERROR},
+    )
+    @action(detail=False, methods=["get"])
+    def counts(self, request: Request) -> Response:
+        rows = (
+            Campaign.objects.visible_to(request.user)
+            .order_by()
+            .values_list("status")
+            .annotate(
+                live=Count("id", filter=Q(archived_at__isnull=True)),
+                archived=Count("id", filter=Q(archived_at__isnull=False)),
+            )
+        )
+        statuses = dict.fromkeys(Status.values, 0)
+        archived = 0
+        for state, live, archived_n in rows:
+            statuses[state] = live
+            archived += archived_n
+        return Response({"statuses": statuses, "archived": archived})
+
+    @extend_schema(
+        summary="The campaign's timeline",
+        description="What happened to the campaign, newest first.",
+        responses={200: AuditSerializer(many=True), **_READ_ERRORS},
+        filters=False,
+    )
+    @action(detail=True, methods=["get"], pagination_class=AuditPagination, filter_backends=[])
+    def timeline(self, request: Request, pk: int) -> Response:
+        campaign = self.get_object()
+        rows: QuerySet[CampaignAudit] = campaign.audit.select_related("actor")
+        page = self.paginate_queryset(rows)
+        return self.get_paginated_response(AuditSerializer(page, many=True).data)
+
+    @extend_schema(
+        summary="JSON Schemas of Who, What and When",
+        description="The schemas the server validates against, to check a campaign before "
+        "sending it. Rules a schema cannot say (template syntax, splits adding to 100, times "
+        "ahead) are still checked on the server.",
+        responses={200: CampaignSchemasSerializer, 403: _ERROR},
+    )
+    @action(detail=False, methods=["get"])
+    def schemas(self, request: Request) -> Response:
+        return Response(campaign_schemas())
+
+
+@cache
+def campaign_schemas() -> dict[str, Any]:
+    return {
+        "who": WHO_SCHEMA,
+        "message": {channel.value: MESSAGE_SCHEMAS[channel] for channel in Channel},
+        "what": {
+            kind.value: {channel.value: what_schema(channel, kind) for channel in Channel}
+            for kind in CampaignType
+        },
+        "when": {delivery.value: WHEN_SCHEMAS[delivery] for delivery in Delivery},
+    }
