@@ -68,8 +68,34 @@ def _name(value: Any) -> str:
     return name
 
 
-def _labels(label_ids: Iterable[int]) -> list[Label]:
-    ids = sorted(set(label_ids))
+def _as_id(raw: Any) -> int | None:
+    """A primary key as a client may send one (an int or a string of digits), else None.
+
+    Booleans and floats are refused rather than coerced: int(3.7) would silently name campaign 3.
+    """
+    if isinstance(raw, bool):
+        return None
+    if isinstance(raw, int):
+        return raw if raw > 0 else None
+    if isinstance(raw, str):
+        text = raw.strip()
+        return int(text) if text.isascii() and text.isdigit() and int(text) > 0 else None
+    return None
+
+
+def _label_ids(value: Any) -> list[int]:
+    if isinstance(value, str | bytes) or not isinstance(value, Iterable):
+        raise Invalid("Labels must be a list.", errors={"labels": ["Give a list of label ids."]})
+    values = list(value)
+    bad = [raw for raw in values if _as_id(raw) is None]
+    if bad:
+        messages = [f"Label {raw!r} does not exist." for raw in bad]
+        raise Invalid("Unknown labels.", errors={"labels": messages})
+    return sorted({_as_id(raw) for raw in values})  # type: ignore[type-var]
+
+
+def _labels(label_ids: Iterable[Any]) -> list[Label]:
+    ids = _label_ids(label_ids)
     found = list(Label.objects.filter(pk__in=ids))
     missing = sorted(set(ids) - {label.pk for label in found})
     if missing:
@@ -102,10 +128,30 @@ def campaign_create(
     who = default_who() if who is None else who
     what = {} if what is None else what
     when = {} if when is None else when
-    name = _name(name)
-    validate_campaign(channel=channel, type=type, delivery=delivery, who=who, what=what, when=when)
-    _check_who_labels(who)
-    label_objs = _labels(labels)
+    # Every check runs, so one answer names every bad field at once.
+    errors: dict[str, list[str]] = {}
+    try:
+        name = _name(name)
+    except Invalid as exc:
+        errors.update(exc.errors)
+    try:
+        validate_campaign(
+            channel=channel, type=type, delivery=delivery, who=who, what=what, when=when
+        )
+    except Invalid as exc:
+        errors.update(exc.errors)
+    if not any(key == "who" or key.startswith("who.") for key in errors):
+        try:
+            _check_who_labels(who)
+        except Invalid as exc:
+            errors.update(exc.errors)
+    label_objs: list[Label] = []
+    try:
+        label_objs = _labels(labels)
+    except Invalid as exc:
+        errors.update(exc.errors)
+    if errors:
+        raise Invalid("The campaign has errors.", errors=errors)
     now = timezone.now()
     campaign = Campaign.objects.create(
         name=name, channel=channel, type=type, delivery=delivery, who=who, what=what, when=when,
@@ -137,7 +183,7 @@ def campaign_update(*, actor: Any, campaign_id: int, data: dict[str, Any]) -> Ca
             new = _name(new)
         old: Any = current_labels if key == "labels" else getattr(campaign, key)
         if key == "labels":
-            new = sorted(set(new))
+            new = _label_ids(new)
         if new != old:
             changes[key] = {"old": old, "new": new}
     if not changes:
@@ -148,11 +194,15 @@ def campaign_update(*, actor: Any, campaign_id: int, data: dict[str, Any]) -> Ca
     for key in changes:
         section = rules.FIELD_SECTIONS[key]
         reason = sections[section]
-        if reason is None and key in rules.SHAPE_FIELDS:
-            shape_reasons = [sections[s] for s in (Section.WHO, Section.WHAT, Section.WHEN) if sections[s]]
-            reason = shape_reasons[0] if shape_reasons else None
         if reason:
             locked[key] = [f"{Section(section).label} is locked: {reason}"]
+        elif key in rules.SHAPE_FIELDS:
+            # Its own section may be open (Running edits What) while the field reshapes them all.
+            shape = (Section.WHO, Section.WHAT, Section.WHEN)
+            shape_reasons = [sections[s] for s in shape if sections[s]]
+            if shape_reasons:
+                why = f"The {key} can change only while Who, What and When all can"
+                locked[key] = [f"{why}: {shape_reasons[0]}"]
     if locked:
         raise ReadOnly("Some of these changes are not allowed now.", errors=locked)
 
@@ -280,6 +330,8 @@ BULK_SERVICES: dict[str, tuple[Callable[..., Campaign], str]] = {
 
 def campaigns_bulk(*, actor: Any, action: str, ids: Sequence[Any]) -> list[BulkResult]:
     """Apply stop / archive / clone to each id in turn and report on each, in the order given."""
+    if isinstance(ids, str | bytes) or not isinstance(ids, Sequence):
+        raise Invalid("Give a list of ids.", errors={"ids": ["Give a list of campaign ids."]})
     if action not in BULK_SERVICES:
         raise Invalid("Unknown bulk action.", errors={"action": [f"Choose one of: {', '.join(BULK_SERVICES)}."]})
     if not ids:
@@ -291,19 +343,24 @@ def campaigns_bulk(*, actor: Any, action: str, ids: Sequence[Any]) -> list[BulkR
     seen: set[Any] = set()
     results: list[BulkResult] = []
     for raw in ids:
-        if raw in seen:
+        pk = _as_id(raw)
+        # 7 and "7" are one campaign; ids that name none are keyed by repr (a list is not hashable).
+        key = pk if pk is not None else repr(raw)
+        if key in seen:
             continue
-        seen.add(raw)
+        seen.add(key)
+        if pk is None:
+            missing = f"Campaign {raw!r} does not exist."
+            results.append(BulkResult(raw, False, NotFound.code, missing))
+            continue
         try:
-            campaign = service(actor=actor, campaign_id=int(raw))
-        except (ValueError, TypeError):
-            results.append(BulkResult(raw, False, NotFound.code, f"Campaign {raw} does not exist."))
+            campaign = service(actor=actor, campaign_id=pk)
         except DomainError as exc:
-            results.append(BulkResult(raw, False, exc.code, exc.message))
+            results.append(BulkResult(pk, False, exc.code, exc.message))
         else:
             extra = {"clone_id": campaign.pk, "clone_name": campaign.name} if action == "clone" else {}
             name = campaign.cloned_from.name if action == "clone" and campaign.cloned_from else campaign.name
-            results.append(BulkResult(int(raw), True, "done", done, name=name, extra=extra))
+            results.append(BulkResult(pk, True, "done", done, name=name, extra=extra))
     return results
 
 

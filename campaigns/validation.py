@@ -192,10 +192,11 @@ def validate_who(who: Any) -> Errors:
 
     def walk(node: dict[str, Any], path: str, depth: int) -> None:
         nonlocal count
-        if depth > MAX_WHO_DEPTH:
-            errors.setdefault(path, []).append(f"Groups nest at most {MAX_WHO_DEPTH} deep.")
-            return
         if node["type"] == "group":
+            # Only groups count as nesting: a group at the deepest level still holds its conditions.
+            if depth > MAX_WHO_DEPTH:
+                errors.setdefault(path, []).append(f"Groups nest at most {MAX_WHO_DEPTH} deep.")
+                return
             for i, child in enumerate(node["conditions"]):
                 walk(child, f"{path}.conditions[{i}]", depth + 1)
             return
@@ -205,9 +206,10 @@ def validate_who(who: Any) -> Errors:
         elif node["type"] == "event":
             for i, f in enumerate(node.get("filters", [])):
                 _check_property_value(f, f"{path}.filters[{i}]", errors)
-            window = node.get("window", {})
-            if "from" in window and window["from"] > window["to"]:
-                errors.setdefault(f"{path}.window.to", []).append("Must not be before from.")
+        # Events, labels sent and campaigns sent all take the same window.
+        window = node.get("window", {})
+        if "from" in window and window["from"] > window["to"]:
+            errors.setdefault(f"{path}.window.to", []).append("Must not be before from.")
 
     walk(who, "who", 1)
     if count > MAX_WHO_CONDITIONS:
@@ -614,7 +616,8 @@ def validate_when(delivery: str, when: Any, *, for_publish: bool = False, now: d
         from django.utils import timezone
 
         now = now or timezone.now()
-        if "start_at" in when and kind in (Delivery.ONE_TIME, Delivery.RECURRING) and _aware(when["start_at"], tz) <= now:
+        # Every delivery's start bounds its sends; one already past would start (or send) at once.
+        if "start_at" in when and _aware(when["start_at"], tz) <= now:
             errors.setdefault("when.start_at", []).append("Must be in the future.")
         if "end_at" in when and _aware(when["end_at"], tz) <= now:
             errors.setdefault("when.end_at", []).append("Must be in the future.")
@@ -634,16 +637,18 @@ def first_run_at(delivery: str, when: dict[str, Any], now: dt.datetime) -> dt.da
     if kind == Delivery.MULTIPLE_DATES:
         return min(_aware(d, tz) for d in when["dates"])
     if kind == Delivery.RECURRING:
-        start = _aware(when["start_at"], tz)
+        # The send time is a wall-clock time in the campaign's time zone, and no send comes before
+        # the start: the first occurrence is the first at or after start_at.
+        start = _aware(when["start_at"], tz).astimezone(zoneinfo.ZoneInfo(tz or "UTC"))
         hour, minute = (int(x) for x in when["send_time"].split(":"))
-        start = start.replace(hour=hour, minute=minute, second=0, microsecond=0)
+        anchor = start.replace(hour=hour, minute=minute, second=0, microsecond=0)
         freq = {"daily": DAILY, "weekly": WEEKLY, "monthly": MONTHLY}[when["frequency"]]
         byweekday = [weekdays[WEEKDAYS.index(d)] for d in when.get("weekdays", [])] or None
         rule = rrule(
-            freq, dtstart=start, interval=when.get("interval", 1), byweekday=byweekday,
-            bymonthday=when.get("month_days"), count=1,
+            freq, dtstart=anchor, interval=when.get("interval", 1), byweekday=byweekday,
+            bymonthday=when.get("month_days"),
         )
-        return next(iter(rule), None)
+        return rule.after(start, inc=True)
     if "start_at" in when:
         return _aware(when["start_at"], tz)
     return None
