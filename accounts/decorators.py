@@ -19,9 +19,7 @@ def role_required(perm: Perm = Perm.VIEW) -> Callable[..., Any]:
             if not user_roles(request.user):
                 return render(request, "accounts/no_role.html", status=403)
             if not has_perm(request.user, perm):
-                return render(
-                    request, "accounts/forbidden.html", {"perm": perm.value}, status=403
-                )
+                return render(request, "accounts/forbidden.html", {"perm": perm.value}, status=403)
             return view(request, *args, **kwargs)
 
         return wrapper

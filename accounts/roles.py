@@ -27,7 +27,15 @@ class Perm(StrEnum):
     MANAGE_SETTINGS = "manage_settings"
 
 
-_CAMPAIGN_WORK = {Perm.VIEW, Perm.CREATE, Perm.EDIT, Perm.PUBLISH, Perm.STOP, Perm.CLONE, Perm.ARCHIVE}
+_CAMPAIGN_WORK = {
+    Perm.VIEW,
+    Perm.CREATE,
+    Perm.EDIT,
+    Perm.PUBLISH,
+    Perm.STOP,
+    Perm.CLONE,
+    Perm.ARCHIVE,
+}
 
 ROLE_PERMISSIONS: dict[Role, frozenset[Perm]] = {
     # A Marketer is the spec's "creator": builds campaigns and runs them.

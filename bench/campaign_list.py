@@ -26,8 +26,14 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 STATUS_WEIGHTS = {
-    "draft": 14, "scheduled": 8, "awaiting_next_run": 6, "running": 12, "pending_approval": 4,
-    "rejected": 2, "stopped": 18, "completed": 36,
+    "draft": 14,
+    "scheduled": 8,
+    "awaiting_next_run": 6,
+    "running": 12,
+    "pending_approval": 4,
+    "rejected": 2,
+    "stopped": 18,
+    "completed": 36,
 }
 PAGE_URL = "/campaigns/"
 API_URL = "/api/v1/campaigns/"
@@ -98,37 +104,84 @@ def load(campaigns: int, labels: int, reload: bool) -> None:
             "TRUNCATE campaigns_campaign_labels, campaigns_campaignaudit, campaigns_campaign, "
             "labels_label RESTART IDENTITY CASCADE"
         )
-    admin, _ = User.objects.get_or_create(username="bench-admin@herald.local", defaults={"is_staff": True, "is_superuser": True})
+    admin, _ = User.objects.get_or_create(
+        username="bench-admin@herald.local", defaults={"is_staff": True, "is_superuser": True}
+    )
     admin.groups.add(Group.objects.get(name="Admin"))
     creators = [admin]
     for i in range(20):
-        user, _ = User.objects.get_or_create(username=f"creator{i}@herald.local", email=f"creator{i}@herald.local")
+        user, _ = User.objects.get_or_create(
+            username=f"creator{i}@herald.local", email=f"creator{i}@herald.local"
+        )
         user.groups.add(Group.objects.get(name="Marketer"))
         creators.append(user)
     statuses = list(STATUS_WEIGHTS)
     weights = list(STATUS_WEIGHTS.values())
-    channels, kinds, deliveries = list(Channel.values), list(CampaignType.values), list(Delivery.values)
+    channels, kinds, deliveries = (
+        list(Channel.values),
+        list(CampaignType.values),
+        list(Delivery.values),
+    )
     what = '{"message": {"title": "Hello {{ profile.first_name }}", "body": "A message"}}'
     who = '{"type": "group", "match": "all", "conditions": []}'
     when = '{"send": "now"}'
     now = time.time()
     with connection.cursor() as cur:
-        copy_rows(cur, "labels_label", ["name", "created_at"],
-                  ((f"Label {i:03d}", "2025-01-01 00:00:00+00") for i in range(labels)))
+        copy_rows(
+            cur,
+            "labels_label",
+            ["name", "created_at"],
+            ((f"Label {i:03d}", "2025-01-01 00:00:00+00") for i in range(labels)),
+        )
 
         def rows():  # type: ignore[no-untyped-def]
             for i in range(campaigns):
                 status = rng.choices(statuses, weights)[0]
                 ago = rng.uniform(0, 400 * 86400)
                 stamp = time.strftime("%Y-%m-%d %H:%M:%S+00", time.gmtime(now - ago))
-                archived = stamp if status in ("completed", "stopped", "draft") and ago > 200 * 86400 else None
-                yield (f"Campaign {i:06d} {rng.choice(['Diwali', 'Summer', 'Onboarding', 'Winback'])}",
-                       rng.choice(channels), rng.choice(kinds), rng.choice(deliveries), status,
-                       who, what, when, rng.choice(creators).pk, stamp, stamp, stamp, 0, archived)
+                archived = (
+                    stamp
+                    if status in ("completed", "stopped", "draft") and ago > 200 * 86400
+                    else None
+                )
+                yield (
+                    f"Campaign {i:06d} {rng.choice(['Diwali', 'Summer', 'Onboarding', 'Winback'])}",
+                    rng.choice(channels),
+                    rng.choice(kinds),
+                    rng.choice(deliveries),
+                    status,
+                    who,
+                    what,
+                    when,
+                    rng.choice(creators).pk,
+                    stamp,
+                    stamp,
+                    stamp,
+                    0,
+                    archived,
+                )
 
-        copy_rows(cur, "campaigns_campaign",
-                  ["name", "channel", "type", "delivery", "status", "who", "what", "when", "created_by_id",
-                   "created_at", "updated_at", "last_active_at", "runs_count", "archived_at"], rows())
+        copy_rows(
+            cur,
+            "campaigns_campaign",
+            [
+                "name",
+                "channel",
+                "type",
+                "delivery",
+                "status",
+                "who",
+                "what",
+                "when",
+                "created_by_id",
+                "created_at",
+                "updated_at",
+                "last_active_at",
+                "runs_count",
+                "archived_at",
+            ],
+            rows(),
+        )
 
         def links():  # type: ignore[no-untyped-def]
             for cid in range(1, campaigns + 1):
@@ -176,9 +229,13 @@ def main() -> None:
     filters: list[tuple[str, str]] = [("All", "")] + [(s, f"status={s}") for s in STATUS_WEIGHTS]
     filters.append(("Archived", "archived=1"))
     print()
-    print(f"command: python bench/campaign_list.py --campaigns {args.campaigns} --labels {args.labels} "
-          f"--repeat {args.repeat}")
-    print(f"{args.campaigns:,} campaigns, {args.labels} labels, 50 rows a page, {args.repeat} timed requests each")
+    print(
+        f"command: python bench/campaign_list.py --campaigns {args.campaigns} --labels {args.labels} "
+        f"--repeat {args.repeat}"
+    )
+    print(
+        f"{args.campaigns:,} campaigns, {args.labels} labels, 50 rows a page, {args.repeat} timed requests each"
+    )
     header = f"{'quick filter':<18} {'target':<7} {'p50 ms':>8} {'p95 ms':>8} {'queries':>8} {'status':>7}"
     print(header)
     print("-" * len(header))
@@ -190,7 +247,9 @@ def main() -> None:
             admin_query = "archived_at__isnull=False"
         urls = {
             "page": f"{PAGE_URL}?{query}",
-            "api": f"{API_URL}?{query}{'&' if query else ''}page_size=50".replace("archived=1", "archived=true"),
+            "api": f"{API_URL}?{query}{'&' if query else ''}page_size=50".replace(
+                "archived=1", "archived=true"
+            ),
             "admin": f"{ADMIN_URL}?{admin_query}",
         }
         results = {}
@@ -201,8 +260,12 @@ def main() -> None:
             print(f"{name:<18} {target:<7} {p50:8.1f} {p95:8.1f} {queries:8d} {code:7d}")
         ratios.append(results["admin"] / results["page"] if results["page"] else 0.0)
     print()
-    print(f"worst p95: page {worst['page']:.1f} ms, api {worst['api']:.1f} ms, admin changelist {worst['admin']:.1f} ms (target < 50 ms)")
-    print(f"median speed-up of the page over the admin changelist: {statistics.median(ratios):.2f}x")
+    print(
+        f"worst p95: page {worst['page']:.1f} ms, api {worst['api']:.1f} ms, admin changelist {worst['admin']:.1f} ms (target < 50 ms)"
+    )
+    print(
+        f"median speed-up of the page over the admin changelist: {statistics.median(ratios):.2f}x"
+    )
 
 
 if __name__ == "__main__":

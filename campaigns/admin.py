@@ -8,7 +8,16 @@ from campaigns.models import Campaign, CampaignAudit
 class CampaignAdmin(admin.ModelAdmin):
     """View-only: every change to a campaign goes through campaigns.services, with its rules and audit."""
 
-    list_display = ("name", "channel", "type", "delivery", "status", "created_by", "last_active_at", "archived_at")
+    list_display = (
+        "name",
+        "channel",
+        "type",
+        "delivery",
+        "status",
+        "created_by",
+        "last_active_at",
+        "archived_at",
+    )
     list_filter = ("status", "channel", "type", "delivery")
     search_fields = ("name",)
     list_select_related = ("created_by",)

@@ -29,10 +29,14 @@ class CampaignQuerySet(models.QuerySet["Campaign"]):
 class Campaign(models.Model):
     name = models.CharField(max_length=200)
     channel = models.CharField(max_length=32, choices=Channel.choices)
-    type = models.CharField(max_length=32, choices=CampaignType.choices, default=CampaignType.SINGLE_MESSAGE)
+    type = models.CharField(
+        max_length=32, choices=CampaignType.choices, default=CampaignType.SINGLE_MESSAGE
+    )
     delivery = models.CharField(max_length=32, choices=Delivery.choices, default=Delivery.ONE_TIME)
     # Assigned only by campaigns.services (see campaigns/rules.py for the table it follows).
-    status = models.CharField(max_length=32, choices=Status.choices, default=Status.DRAFT, editable=False)
+    status = models.CharField(
+        max_length=32, choices=Status.choices, default=Status.DRAFT, editable=False
+    )
 
     who = models.JSONField(default=default_who, blank=True)
     what = models.JSONField(default=dict, blank=True)

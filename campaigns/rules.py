@@ -25,12 +25,18 @@ FINAL = frozenset({S.STOPPED, S.COMPLETED})
 TRANSITIONS: dict[Action, dict[Status, frozenset[Status]]] = {
     Action.PUBLISH: {S.DRAFT: frozenset({S.SCHEDULED, S.RUNNING})},
     # The approval path (filled in by the approvals workflow).
-    Action.SUBMIT: {S.DRAFT: frozenset({S.PENDING_APPROVAL}), S.REJECTED: frozenset({S.PENDING_APPROVAL})},
+    Action.SUBMIT: {
+        S.DRAFT: frozenset({S.PENDING_APPROVAL}),
+        S.REJECTED: frozenset({S.PENDING_APPROVAL}),
+    },
     Action.APPROVE: {S.PENDING_APPROVAL: frozenset({S.SCHEDULED, S.RUNNING, S.AWAITING_NEXT_RUN})},
     Action.REJECT: {S.PENDING_APPROVAL: frozenset({S.REJECTED})},
     Action.STOP: {state: frozenset({S.STOPPED}) for state in LIVE},
     # The scheduler's moves.
-    Action.RUN_START: {S.SCHEDULED: frozenset({S.RUNNING}), S.AWAITING_NEXT_RUN: frozenset({S.RUNNING})},
+    Action.RUN_START: {
+        S.SCHEDULED: frozenset({S.RUNNING}),
+        S.AWAITING_NEXT_RUN: frozenset({S.RUNNING}),
+    },
     Action.RUN_FINISH: {S.RUNNING: frozenset({S.AWAITING_NEXT_RUN, S.COMPLETED})},
     Action.COMPLETE: {state: frozenset({S.COMPLETED}) for state in LIVE},
 }
@@ -54,7 +60,10 @@ REFUSALS: dict[tuple[Action, Status], str] = {
     (Action.STOP, S.REJECTED): "Rejected campaigns are not live; there is nothing to stop.",
     (Action.ARCHIVE, S.SCHEDULED): "Live campaigns must be stopped before they are archived.",
     (Action.ARCHIVE, S.RUNNING): "Live campaigns must be stopped before they are archived.",
-    (Action.ARCHIVE, S.AWAITING_NEXT_RUN): "Live campaigns must be stopped before they are archived.",
+    (
+        Action.ARCHIVE,
+        S.AWAITING_NEXT_RUN,
+    ): "Live campaigns must be stopped before they are archived.",
     (Action.ARCHIVE, S.PENDING_APPROVAL): "Campaigns awaiting approval cannot be archived.",
     (Action.EDIT, S.STOPPED): "Stopped campaigns are final; clone it to send again.",
     (Action.EDIT, S.COMPLETED): "Completed campaigns are final; clone it to send again.",
@@ -130,7 +139,9 @@ def action_verdict(campaign: Campaign, action: Action) -> Verdict:
         return Verdict(True)
     reason = REFUSALS.get((action, state))
     if reason is None:
-        reason = f"A campaign that is {_status_label(state)} cannot be {Action(action).label.lower()}."
+        reason = (
+            f"A campaign that is {_status_label(state)} cannot be {Action(action).label.lower()}."
+        )
     return Verdict(False, reason)
 
 
@@ -138,7 +149,9 @@ def _first_reason(sections: dict[Section, str | None]) -> str:
     return next((r for r in sections.values() if r), "Nothing can be edited.")
 
 
-def editable_sections(campaign: Campaign, now: dt.datetime | None = None) -> dict[Section, str | None]:
+def editable_sections(
+    campaign: Campaign, now: dt.datetime | None = None
+) -> dict[Section, str | None]:
     """For each section: None when it may change now, else the reason it may not."""
     from django.utils import timezone
 
@@ -162,7 +175,9 @@ def editable_sections(campaign: Campaign, now: dt.datetime | None = None) -> dic
     }
 
 
-def publish_target(delivery: Delivery, first_run_at: dt.datetime | None, now: dt.datetime) -> Status:
+def publish_target(
+    delivery: Delivery, first_run_at: dt.datetime | None, now: dt.datetime
+) -> Status:
     """Where publishing lands: Scheduled when the first send is in the future, else Running.
 
     Recurring and multiple-dates campaigns always wait for their first date (Scheduled); after a run

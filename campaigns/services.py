@@ -37,7 +37,9 @@ def _require(actor: Any, perm: Perm) -> None:
 def _locked(actor: Any, campaign_id: int) -> Campaign:
     """Re-read the row under a lock; an id that is not visible is the same as one that does not exist."""
     try:
-        return Campaign.objects.visible_to(actor).select_for_update(of=("self",)).get(pk=campaign_id)
+        return (
+            Campaign.objects.visible_to(actor).select_for_update(of=("self",)).get(pk=campaign_id)
+        )
     except (Campaign.DoesNotExist, ValueError, TypeError):
         raise NotFound(f"Campaign {campaign_id} does not exist.") from None
 
@@ -45,17 +47,30 @@ def _locked(actor: Any, campaign_id: int) -> Campaign:
 def _check(campaign: Campaign, action: Action) -> None:
     verdict = rules.action_verdict(campaign, action)
     if not verdict.allowed:
-        error = ReadOnly if campaign.archived_at is not None or action == Action.EDIT else InvalidTransition
+        error = (
+            ReadOnly
+            if campaign.archived_at is not None or action == Action.EDIT
+            else InvalidTransition
+        )
         raise error(verdict.reason)
 
 
 def _audit(
-    campaign: Campaign, *, actor: Any, action: Action, from_status: str = "",
-    to_status: str = "", changes: dict[str, Any] | None = None,
+    campaign: Campaign,
+    *,
+    actor: Any,
+    action: Action,
+    from_status: str = "",
+    to_status: str = "",
+    changes: dict[str, Any] | None = None,
 ) -> CampaignAudit:
     return CampaignAudit.objects.create(
-        campaign=campaign, actor=actor if getattr(actor, "pk", None) else None, action=action,
-        from_status=from_status, to_status=to_status, changes=changes or {},
+        campaign=campaign,
+        actor=actor if getattr(actor, "pk", None) else None,
+        action=action,
+        from_status=from_status,
+        to_status=to_status,
+        changes=changes or {},
     )
 
 
@@ -65,6 +80,11 @@ def _name(value: Any) -> str:
         raise Invalid("The campaign needs a name.", errors={"name": ["This field is required."]})
     if len(name) > 200:
         raise Invalid("The name is too long.", errors={"name": ["At most 200 characters."]})
+    if "\x00" in name:
+        raise Invalid(
+            "The name has a NUL character.",
+            errors={"name": ["Text may not contain NUL characters."]},
+        )
     return name
 
 
@@ -119,8 +139,15 @@ def _check_who_labels(who: Any) -> None:
 
 @transaction.atomic
 def campaign_create(
-    *, actor: Any, name: str, channel: str, type: str = CampaignType.SINGLE_MESSAGE,
-    delivery: str = Delivery.ONE_TIME, who: Any = None, what: Any = None, when: Any = None,
+    *,
+    actor: Any,
+    name: str,
+    channel: str,
+    type: str = CampaignType.SINGLE_MESSAGE,
+    delivery: str = Delivery.ONE_TIME,
+    who: Any = None,
+    what: Any = None,
+    when: Any = None,
     labels: Sequence[int] = (),
 ) -> Campaign:
     """Create a draft. Its sections are validated now; publishing checks that times lie ahead."""
@@ -154,8 +181,16 @@ def campaign_create(
         raise Invalid("The campaign has errors.", errors=errors)
     now = timezone.now()
     campaign = Campaign.objects.create(
-        name=name, channel=channel, type=type, delivery=delivery, who=who, what=what, when=when,
-        created_by=actor, updated_by=actor, last_active_at=now,
+        name=name,
+        channel=channel,
+        type=type,
+        delivery=delivery,
+        who=who,
+        what=what,
+        when=when,
+        created_by=actor,
+        updated_by=actor,
+        last_active_at=now,
     )
     campaign.labels.set(label_objs)
     _audit(campaign, actor=actor, action=Action.CREATE, to_status=Status.DRAFT)
@@ -172,7 +207,9 @@ def campaign_update(*, actor: Any, campaign_id: int, data: dict[str, Any]) -> Ca
     _require(actor, Perm.EDIT)
     unknown = set(data) - set(EDITABLE_FIELDS)
     if unknown:
-        raise Invalid("Unknown fields.", errors={f: ["This field cannot be edited."] for f in sorted(unknown)})
+        raise Invalid(
+            "Unknown fields.", errors={f: ["This field cannot be edited."] for f in sorted(unknown)}
+        )
     campaign = _locked(actor, campaign_id)
     _check(campaign, Action.EDIT)
 
@@ -206,8 +243,10 @@ def campaign_update(*, actor: Any, campaign_id: int, data: dict[str, Any]) -> Ca
     if locked:
         raise ReadOnly("Some of these changes are not allowed now.", errors=locked)
 
-    merged = {k: changes[k]["new"] if k in changes else getattr(campaign, k)
-              for k in ("channel", "type", "delivery", "who", "what", "when")}
+    merged = {
+        k: changes[k]["new"] if k in changes else getattr(campaign, k)
+        for k in ("channel", "type", "delivery", "who", "what", "when")
+    }
     validate_campaign(**merged)
     if "who" in changes:
         _check_who_labels(merged["who"])
@@ -217,14 +256,33 @@ def campaign_update(*, actor: Any, campaign_id: int, data: dict[str, Any]) -> Ca
         if key != "labels":
             setattr(campaign, key, change["new"])
     now = timezone.now()
-    if campaign.status in (Status.SCHEDULED,) and ("when" in changes or "delivery" in changes):
+    if campaign.status == Status.SCHEDULED and ("when" in changes or "delivery" in changes):
+        # A scheduled campaign stays scheduled: its new schedule must still start in the future.
+        # Sending at once is a different act (stop it, clone it, publish the clone).
         validate_campaign(**merged, for_publish=True, now=now)
-        campaign.next_run_at = first_run_at(campaign.delivery, campaign.when, now)
+        first = first_run_at(campaign.delivery, campaign.when, now)
+        if rules.publish_target(Delivery(campaign.delivery), first, now) != Status.SCHEDULED:
+            raise Invalid(
+                "A scheduled campaign needs a first send in the future.",
+                errors={
+                    "when": [
+                        "Give a start date and time in the future; a scheduled campaign "
+                        "cannot be switched to send now or to start at once."
+                    ]
+                },
+            )
+        campaign.next_run_at = first
     campaign.updated_by = actor
     campaign.last_active_at = now
     campaign.save()
-    _audit(campaign, actor=actor, action=Action.EDIT, from_status=campaign.status,
-           to_status=campaign.status, changes=changes)
+    _audit(
+        campaign,
+        actor=actor,
+        action=Action.EDIT,
+        from_status=campaign.status,
+        to_status=campaign.status,
+        changes=changes,
+    )
     return campaign
 
 
@@ -236,18 +294,31 @@ def campaign_publish(*, actor: Any, campaign_id: int) -> Campaign:
     _check(campaign, Action.PUBLISH)
     now = timezone.now()
     validate_campaign(
-        channel=campaign.channel, type=campaign.type, delivery=campaign.delivery,
-        who=campaign.who, what=campaign.what, when=campaign.when, for_publish=True, now=now,
+        channel=campaign.channel,
+        type=campaign.type,
+        delivery=campaign.delivery,
+        who=campaign.who,
+        what=campaign.what,
+        when=campaign.when,
+        for_publish=True,
+        now=now,
     )
     first = first_run_at(campaign.delivery, campaign.when, now)
     target = rules.publish_target(Delivery(campaign.delivery), first, now)
     assert target in rules.transition_target(Action.PUBLISH, Status(campaign.status))
-    return _move(campaign, actor=actor, action=Action.PUBLISH, to=target, now=now,
-                 next_run_at=first if target == Status.SCHEDULED else None)
+    return _move(
+        campaign,
+        actor=actor,
+        action=Action.PUBLISH,
+        to=target,
+        now=now,
+        next_run_at=first if target == Status.SCHEDULED else None,
+    )
 
 
-def _move(campaign: Campaign, *, actor: Any, action: Action, to: Status, now: dt.datetime,
-          **fields: Any) -> Campaign:
+def _move(
+    campaign: Campaign, *, actor: Any, action: Action, to: Status, now: dt.datetime, **fields: Any
+) -> Campaign:
     before = campaign.status
     campaign.status = to
     campaign.last_active_at = now
@@ -265,8 +336,14 @@ def campaign_stop(*, actor: Any, campaign_id: int) -> Campaign:
     _require(actor, Perm.STOP)
     campaign = _locked(actor, campaign_id)
     _check(campaign, Action.STOP)
-    return _move(campaign, actor=actor, action=Action.STOP, to=Status.STOPPED, now=timezone.now(),
-                 next_run_at=None)
+    return _move(
+        campaign,
+        actor=actor,
+        action=Action.STOP,
+        to=Status.STOPPED,
+        now=timezone.now(),
+        next_run_at=None,
+    )
 
 
 @transaction.atomic
@@ -283,15 +360,34 @@ def campaign_clone(*, actor: Any, campaign_id: int) -> Campaign:
         raise NotFound(f"Campaign {campaign_id} does not exist.") from None
     now = timezone.now()
     clone = Campaign.objects.create(
-        name=f"Copy of {source.name}"[:200], channel=source.channel, type=source.type,
-        delivery=source.delivery, who=source.who, what=source.what, when=source.when,
-        created_by=actor, updated_by=actor, last_active_at=now, cloned_from=source,
+        name=f"Copy of {source.name}"[:200],
+        channel=source.channel,
+        type=source.type,
+        delivery=source.delivery,
+        who=source.who,
+        what=source.what,
+        when=source.when,
+        created_by=actor,
+        updated_by=actor,
+        last_active_at=now,
+        cloned_from=source,
     )
     clone.labels.set(source.labels.all())
-    _audit(clone, actor=actor, action=Action.CREATE, to_status=Status.DRAFT,
-           changes={"cloned_from": {"id": source.pk, "name": source.name}})
-    _audit(source, actor=actor, action=Action.CLONE, from_status=source.status,
-           to_status=source.status, changes={"clone": {"id": clone.pk, "name": clone.name}})
+    _audit(
+        clone,
+        actor=actor,
+        action=Action.CREATE,
+        to_status=Status.DRAFT,
+        changes={"cloned_from": {"id": source.pk, "name": source.name}},
+    )
+    _audit(
+        source,
+        actor=actor,
+        action=Action.CLONE,
+        from_status=source.status,
+        to_status=source.status,
+        changes={"clone": {"id": clone.pk, "name": clone.name}},
+    )
     return clone
 
 
@@ -303,8 +399,13 @@ def campaign_archive(*, actor: Any, campaign_id: int) -> Campaign:
     _check(campaign, Action.ARCHIVE)
     campaign.archived_at = timezone.now()
     campaign.save(update_fields=["archived_at", "updated_at"])
-    _audit(campaign, actor=actor, action=Action.ARCHIVE, from_status=campaign.status,
-           to_status=campaign.status)
+    _audit(
+        campaign,
+        actor=actor,
+        action=Action.ARCHIVE,
+        from_status=campaign.status,
+        to_status=campaign.status,
+    )
     return campaign
 
 
@@ -333,9 +434,14 @@ def campaigns_bulk(*, actor: Any, action: str, ids: Sequence[Any]) -> list[BulkR
     if isinstance(ids, str | bytes) or not isinstance(ids, Sequence):
         raise Invalid("Give a list of ids.", errors={"ids": ["Give a list of campaign ids."]})
     if action not in BULK_SERVICES:
-        raise Invalid("Unknown bulk action.", errors={"action": [f"Choose one of: {', '.join(BULK_SERVICES)}."]})
+        raise Invalid(
+            "Unknown bulk action.",
+            errors={"action": [f"Choose one of: {', '.join(BULK_SERVICES)}."]},
+        )
     if not ids:
-        raise Invalid("Select at least one campaign.", errors={"ids": ["This list may not be empty."]})
+        raise Invalid(
+            "Select at least one campaign.", errors={"ids": ["This list may not be empty."]}
+        )
     if len(ids) > MAX_BULK:
         raise Invalid("Too many campaigns.", errors={"ids": [f"At most {MAX_BULK} at once."]})
     service, done = BULK_SERVICES[action]
@@ -358,8 +464,14 @@ def campaigns_bulk(*, actor: Any, action: str, ids: Sequence[Any]) -> list[BulkR
         except DomainError as exc:
             results.append(BulkResult(pk, False, exc.code, exc.message))
         else:
-            extra = {"clone_id": campaign.pk, "clone_name": campaign.name} if action == "clone" else {}
-            name = campaign.cloned_from.name if action == "clone" and campaign.cloned_from else campaign.name
+            extra = (
+                {"clone_id": campaign.pk, "clone_name": campaign.name} if action == "clone" else {}
+            )
+            name = (
+                campaign.cloned_from.name
+                if action == "clone" and campaign.cloned_from
+                else campaign.name
+            )
             results.append(BulkResult(pk, True, "done", done, name=name, extra=extra))
     return results
 
@@ -384,9 +496,13 @@ def campaigns_due_for_auto_archive(today: dt.date) -> QuerySet[Campaign]:
     # calendar rule in SQL: PostgreSQL's date + interval '6 months' clamps month ends like relativedelta.
     cutoff = timezone.make_aware(dt.datetime.combine(today - dt.timedelta(days=180), dt.time.min))
     return Campaign.objects.filter(
-        archived_at__isnull=True, status__in=AUTO_ARCHIVE_STATES, last_active_at__lt=cutoff,
+        archived_at__isnull=True,
+        status__in=AUTO_ARCHIVE_STATES,
+        last_active_at__lt=cutoff,
     ).extra(
-        where=["((\"campaigns_campaign\".\"last_active_at\" AT TIME ZONE %s)::date + interval '6 months')::date <= %s"],
+        where=[
+            '(("campaigns_campaign"."last_active_at" AT TIME ZONE %s)::date + interval \'6 months\')::date <= %s'
+        ],
         params=[tz, today],
     )
 
@@ -413,10 +529,15 @@ def campaigns_auto_archive(*, today: dt.date | None = None, batch_size: int = 50
             Campaign.objects.filter(pk__in=ids).update(archived_at=now)
             CampaignAudit.objects.bulk_create(
                 CampaignAudit(
-                    campaign=c, actor=None, action=Action.AUTO_ARCHIVE, from_status=c.status,
+                    campaign=c,
+                    actor=None,
+                    action=Action.AUTO_ARCHIVE,
+                    from_status=c.status,
                     to_status=c.status,
-                    changes={"last_active_at": c.last_active_at.isoformat(),
-                             "due_on": auto_archive_due_on(c.last_active_at).isoformat()},
+                    changes={
+                        "last_active_at": c.last_active_at.isoformat(),
+                        "due_on": auto_archive_due_on(c.last_active_at).isoformat(),
+                    },
                 )
                 for c in batch
             )

@@ -8,6 +8,7 @@ make sense. Errors come back as {"section.path.to.field": ["message", ...]}.
 from __future__ import annotations
 
 import datetime as dt
+import math
 import zoneinfo
 from collections.abc import Iterable, Iterator
 from typing import Any
@@ -26,8 +27,20 @@ Errors = dict[str, list[str]]
 # Who: a boolean tree of conditions.
 # ----------------------------------------------------------------------------------------------
 PROPERTY_OPS = [
-    "eq", "neq", "in", "not_in", "contains", "not_contains",
-    "gt", "gte", "lt", "lte", "between", "exists", "not_exists", "within_days",
+    "eq",
+    "neq",
+    "in",
+    "not_in",
+    "contains",
+    "not_contains",
+    "gt",
+    "gte",
+    "lt",
+    "lte",
+    "between",
+    "exists",
+    "not_exists",
+    "within_days",
 ]
 COUNT_OPS = ["gte", "lte", "eq"]
 MAX_WHO_DEPTH = 5
@@ -70,10 +83,22 @@ WHO_SCHEMA: dict[str, Any] = {
                 "type": {"enum": ["group", "property", "event", "label_sent", "campaign_sent"]}
             },
             "allOf": [
-                {"if": {"properties": {"type": {"const": "group"}}}, "then": {"$ref": "#/$defs/group"}},
-                {"if": {"properties": {"type": {"const": "property"}}}, "then": {"$ref": "#/$defs/property"}},
-                {"if": {"properties": {"type": {"const": "event"}}}, "then": {"$ref": "#/$defs/event"}},
-                {"if": {"properties": {"type": {"const": "label_sent"}}}, "then": {"$ref": "#/$defs/label_sent"}},
+                {
+                    "if": {"properties": {"type": {"const": "group"}}},
+                    "then": {"$ref": "#/$defs/group"},
+                },
+                {
+                    "if": {"properties": {"type": {"const": "property"}}},
+                    "then": {"$ref": "#/$defs/property"},
+                },
+                {
+                    "if": {"properties": {"type": {"const": "event"}}},
+                    "then": {"$ref": "#/$defs/event"},
+                },
+                {
+                    "if": {"properties": {"type": {"const": "label_sent"}}},
+                    "then": {"$ref": "#/$defs/label_sent"},
+                },
                 {
                     "if": {"properties": {"type": {"const": "campaign_sent"}}},
                     "then": {"$ref": "#/$defs/campaign_sent"},
@@ -87,7 +112,9 @@ WHO_SCHEMA: dict[str, Any] = {
                 "type": {"const": "property"},
                 "property": {"type": "string", "minLength": 1, "maxLength": 120},
                 "op": {"enum": PROPERTY_OPS},
-                "value": {"anyOf": [_scalar, {"type": "array", "items": _scalar, "maxItems": 1000}]},
+                "value": {
+                    "anyOf": [_scalar, {"type": "array", "items": _scalar, "maxItems": 1000}]
+                },
             },
             "additionalProperties": False,
         },
@@ -181,7 +208,9 @@ def _leaf_errors(error: Any) -> Iterator[Any]:
         yield error
 
 
-_who_validator = Draft202012Validator(WHO_SCHEMA, format_checker=Draft202012Validator.FORMAT_CHECKER)
+_who_validator = Draft202012Validator(
+    WHO_SCHEMA, format_checker=Draft202012Validator.FORMAT_CHECKER
+)
 
 
 def validate_who(who: Any) -> Errors:
@@ -229,7 +258,9 @@ def _check_property_value(node: dict[str, Any], path: str, errors: Errors) -> No
         errors.setdefault(f"{path}.value", []).append(f"'{op}' takes a non-empty list.")
     elif op == "between" and (not isinstance(value, list) or len(value) != 2):
         errors.setdefault(f"{path}.value", []).append("'between' takes a list of two values.")
-    elif op == "within_days" and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
+    elif op == "within_days" and (
+        isinstance(value, bool) or not isinstance(value, int) or value < 1
+    ):
         errors.setdefault(f"{path}.value", []).append("'within_days' takes a whole number of days.")
     elif op not in _LIST_OPS | {"between"} and isinstance(value, list):
         errors.setdefault(f"{path}.value", []).append(f"'{op}' takes a single value.")
@@ -255,33 +286,59 @@ def who_label_ids(who: dict[str, Any]) -> set[int]:
 # ----------------------------------------------------------------------------------------------
 _text = {"type": "string", "minLength": 1}
 _url = {
-    "type": "string", "minLength": 1, "maxLength": 2048, "pattern": r"^(https?://|[a-z][a-z0-9+.-]*://)\S+$",
+    "type": "string",
+    "minLength": 1,
+    "maxLength": 2048,
+    "pattern": r"^(https?://|[a-z][a-z0-9+.-]*://)\S+$",
     "x-message": "Enter a URL such as https://example.com/page or myapp://screen.",
 }
 _http_url = {
-    "type": "string", "maxLength": 2048, "pattern": r"^https?://\S+$",
+    "type": "string",
+    "maxLength": 2048,
+    "pattern": r"^https?://\S+$",
     "x-message": "Enter an http:// or https:// URL.",
 }
 _email = {
-    "type": "string", "pattern": r"^[^@\s]+@[^@\s]+\.[^@\s]+$", "maxLength": 254,
+    "type": "string",
+    "pattern": r"^[^@\s]+@[^@\s]+\.[^@\s]+$",
+    "maxLength": 254,
     "x-message": "Enter an e-mail address.",
 }
-_kv = {"type": "object", "additionalProperties": {"type": "string", "maxLength": 1000}, "maxProperties": 50}
+_kv = {
+    "type": "object",
+    "additionalProperties": {"type": "string", "maxLength": 1000},
+    "maxProperties": 50,
+}
 
 
 def _message(required: list[str], properties: dict[str, Any]) -> dict[str, Any]:
-    return {"type": "object", "required": required, "properties": properties, "additionalProperties": False}
+    return {
+        "type": "object",
+        "required": required,
+        "properties": properties,
+        "additionalProperties": False,
+    }
 
 
 _popup = _message(
     ["title", "body"],
-    {"title": {**_text, "maxLength": 200}, "body": {**_text, "maxLength": 2000},
-     "button_text": {"type": "string", "maxLength": 40}, "url": _http_url, "image_url": _http_url},
+    {
+        "title": {**_text, "maxLength": 200},
+        "body": {**_text, "maxLength": 2000},
+        "button_text": {"type": "string", "maxLength": 40},
+        "url": _http_url,
+        "image_url": _http_url,
+    },
 )
 _native = _message(
     ["title", "body"],
-    {"title": {**_text, "maxLength": 200}, "body": {**_text, "maxLength": 2000},
-     "image_url": _http_url, "deep_link": _url, "custom_kv": _kv},
+    {
+        "title": {**_text, "maxLength": 200},
+        "body": {**_text, "maxLength": 2000},
+        "image_url": _http_url,
+        "deep_link": _url,
+        "custom_kv": _kv,
+    },
 )
 _remarketing = _message(
     ["audience_name", "ad_account_id"],
@@ -291,31 +348,58 @@ _remarketing = _message(
 MESSAGE_SCHEMAS: dict[Channel, dict[str, Any]] = {
     Channel.PUSH: _message(
         ["title", "body"],
-        {"title": {**_text, "maxLength": 200}, "body": {**_text, "maxLength": 4000},
-         "deep_link": _url, "image_url": _http_url, "custom_kv": _kv},
+        {
+            "title": {**_text, "maxLength": 200},
+            "body": {**_text, "maxLength": 4000},
+            "deep_link": _url,
+            "image_url": _http_url,
+            "custom_kv": _kv,
+        },
     ),
     Channel.IN_APP: _message(
         ["title", "body"],
-        {"title": {**_text, "maxLength": 200}, "body": {**_text, "maxLength": 2000},
-         "layout": {"enum": ["interstitial", "half_interstitial", "header", "footer", "cover", "alert"]},
-         "button_text": {"type": "string", "maxLength": 40}, "deep_link": _url, "image_url": _http_url},
+        {
+            "title": {**_text, "maxLength": 200},
+            "body": {**_text, "maxLength": 2000},
+            "layout": {
+                "enum": ["interstitial", "half_interstitial", "header", "footer", "cover", "alert"]
+            },
+            "button_text": {"type": "string", "maxLength": 40},
+            "deep_link": _url,
+            "image_url": _http_url,
+        },
     ),
     Channel.APP_INBOX: _message(
         ["title", "body"],
-        {"title": {**_text, "maxLength": 200}, "body": {**_text, "maxLength": 4000},
-         "image_url": _http_url, "deep_link": _url, "tags": {"type": "array", "items": _text, "maxItems": 10}},
+        {
+            "title": {**_text, "maxLength": 200},
+            "body": {**_text, "maxLength": 4000},
+            "image_url": _http_url,
+            "deep_link": _url,
+            "tags": {"type": "array", "items": _text, "maxItems": 10},
+        },
     ),
     Channel.EMAIL: _message(
         ["subject", "from_email", "html"],
-        {"subject": {**_text, "maxLength": 998}, "from_email": _email,
-         "from_name": {"type": "string", "maxLength": 200}, "reply_to": _email,
-         "preheader": {"type": "string", "maxLength": 300},
-         "html": {**_text, "maxLength": 500_000}, "text": {"type": "string", "maxLength": 500_000}},
+        {
+            "subject": {**_text, "maxLength": 998},
+            "from_email": _email,
+            "from_name": {"type": "string", "maxLength": 200},
+            "reply_to": _email,
+            "preheader": {"type": "string", "maxLength": 300},
+            "html": {**_text, "maxLength": 500_000},
+            "text": {"type": "string", "maxLength": 500_000},
+        },
     ),
     Channel.WEB_PUSH: _message(
         ["title", "body", "url"],
-        {"title": {**_text, "maxLength": 200}, "body": {**_text, "maxLength": 1000},
-         "url": {**_http_url, "minLength": 1}, "icon_url": _http_url, "image_url": _http_url},
+        {
+            "title": {**_text, "maxLength": 200},
+            "body": {**_text, "maxLength": 1000},
+            "url": {**_http_url, "minLength": 1},
+            "icon_url": _http_url,
+            "image_url": _http_url,
+        },
     ),
     Channel.WEB_POPUP: _popup,
     Channel.WEB_EXIT_INTENT: _popup,
@@ -323,8 +407,12 @@ MESSAGE_SCHEMAS: dict[Channel, dict[str, Any]] = {
     Channel.WEB_NATIVE_DISPLAY: _native,
     Channel.WEBHOOK: _message(
         ["url"],
-        {"url": {**_http_url, "minLength": 1}, "method": {"enum": ["POST", "PUT", "PATCH"]},
-         "headers": _kv, "payload": {"type": "string", "maxLength": 100_000}},
+        {
+            "url": {**_http_url, "minLength": 1},
+            "method": {"enum": ["POST", "PUT", "PATCH"]},
+            "headers": _kv,
+            "payload": {"type": "string", "maxLength": 100_000},
+        },
     ),
     Channel.SMS: _message(
         ["body"],
@@ -332,8 +420,15 @@ MESSAGE_SCHEMAS: dict[Channel, dict[str, Any]] = {
     ),
     Channel.WHATSAPP: _message(
         ["template_name", "language"],
-        {"template_name": {**_text, "maxLength": 512}, "language": {**_text, "maxLength": 15},
-         "variables": {"type": "array", "items": {"type": "string", "maxLength": 1024}, "maxItems": 20}},
+        {
+            "template_name": {**_text, "maxLength": 512},
+            "language": {**_text, "maxLength": 15},
+            "variables": {
+                "type": "array",
+                "items": {"type": "string", "maxLength": 1024},
+                "maxItems": 20,
+            },
+        },
     ),
     Channel.FACEBOOK_AUDIENCE: _remarketing,
     Channel.GOOGLE_ADS: _remarketing,
@@ -344,7 +439,15 @@ MESSAGE_SCHEMAS: dict[Channel, dict[str, Any]] = {
     ),
 }
 # Fields that are not templates (identifiers, enums, URLs of assets are templates too).
-_NOT_TEMPLATES = {"layout", "method", "language", "template_name", "audience_name", "ad_account_id", "partner"}
+_NOT_TEMPLATES = {
+    "layout",
+    "method",
+    "language",
+    "template_name",
+    "audience_name",
+    "ad_account_id",
+    "partner",
+}
 
 MAX_VARIANTS = 10
 
@@ -436,7 +539,9 @@ def sms_segments(body: str) -> dict[str, Any]:
     return {"encoding": encoding, "characters": units, "segments": segments}
 
 
-def _messages(what: dict[str, Any], campaign_type: CampaignType) -> Iterator[tuple[str, dict[str, Any]]]:
+def _messages(
+    what: dict[str, Any], campaign_type: CampaignType
+) -> Iterator[tuple[str, dict[str, Any]]]:
     if campaign_type == CampaignType.AB_TEST:
         for i, variant in enumerate(what["variants"]):
             yield f"what.variants[{i}].message", variant["message"]
@@ -481,7 +586,9 @@ def validate_what(channel: str, campaign_type: str, what: Any) -> Errors:
     if kind == CampaignType.MESSAGE_ON_USER_PROPERTY:
         values = [str(m["value"]).lower() for m in what["messages"]]
         if len(set(values)) != len(values):
-            errors.setdefault("what.messages", []).append("Each property value may have one message.")
+            errors.setdefault("what.messages", []).append(
+                "Each property value may have one message."
+            )
     return errors
 
 
@@ -494,7 +601,11 @@ _datetime = {
     "x-message": "Use an ISO 8601 date and time such as 2026-12-01T10:00 (the time zone field applies).",
 }
 _tz = {"type": "string", "minLength": 1, "maxLength": 64}
-_hhmm = {"type": "string", "pattern": r"^([01]\d|2[0-3]):[0-5]\d$", "x-message": "Use a 24-hour time such as 09:30."}
+_hhmm = {
+    "type": "string",
+    "pattern": r"^([01]\d|2[0-3]):[0-5]\d$",
+    "x-message": "Use a 24-hour time such as 09:30.",
+}
 _trigger = {
     "type": "object",
     "required": ["event"],
@@ -521,37 +632,74 @@ def _when(required: list[str], properties: dict[str, Any]) -> dict[str, Any]:
 WHEN_SCHEMAS: dict[Delivery, dict[str, Any]] = {
     Delivery.ONE_TIME: _when(
         ["send"],
-        {"send": {"enum": ["now", "later"]}, "start_at": _datetime, "timezone": _tz,
-         "user_timezone": {"type": "boolean"}},
+        {
+            "send": {"enum": ["now", "later"]},
+            "start_at": _datetime,
+            "timezone": _tz,
+            "user_timezone": {"type": "boolean"},
+        },
     ),
     Delivery.DATE_TIME: _when(
         ["date_property", "send_time"],
-        {**_bounds, "date_property": {**_text, "maxLength": 120},
-         "offset_days": {"type": "integer", "minimum": -365, "maximum": 365}, "send_time": _hhmm,
-         "user_timezone": {"type": "boolean"}},
+        {
+            **_bounds,
+            "date_property": {**_text, "maxLength": 120},
+            "offset_days": {"type": "integer", "minimum": -365, "maximum": 365},
+            "send_time": _hhmm,
+            "user_timezone": {"type": "boolean"},
+        },
     ),
     Delivery.RECURRING: _when(
         ["start_at", "frequency", "send_time"],
-        {**_bounds, "frequency": {"enum": ["daily", "weekly", "monthly"]},
-         "interval": {"type": "integer", "minimum": 1, "maximum": 365}, "send_time": _hhmm,
-         "weekdays": {"type": "array", "items": {"enum": WEEKDAYS}, "minItems": 1, "uniqueItems": True},
-         "month_days": {"type": "array", "items": {"type": "integer", "minimum": 1, "maximum": 31},
-                        "minItems": 1, "uniqueItems": True},
-         "end_after_runs": {"type": "integer", "minimum": 1, "maximum": 10_000}},
+        {
+            **_bounds,
+            "frequency": {"enum": ["daily", "weekly", "monthly"]},
+            "interval": {"type": "integer", "minimum": 1, "maximum": 365},
+            "send_time": _hhmm,
+            "weekdays": {
+                "type": "array",
+                "items": {"enum": WEEKDAYS},
+                "minItems": 1,
+                "uniqueItems": True,
+            },
+            "month_days": {
+                "type": "array",
+                "items": {"type": "integer", "minimum": 1, "maximum": 31},
+                "minItems": 1,
+                "uniqueItems": True,
+            },
+            "end_after_runs": {"type": "integer", "minimum": 1, "maximum": 10_000},
+        },
     ),
     Delivery.MULTIPLE_DATES: _when(
         ["dates"],
-        {"dates": {"type": "array", "items": _datetime, "minItems": 1, "maxItems": 100, "uniqueItems": True},
-         "timezone": _tz},
+        {
+            "dates": {
+                "type": "array",
+                "items": _datetime,
+                "minItems": 1,
+                "maxItems": 100,
+                "uniqueItems": True,
+            },
+            "timezone": _tz,
+        },
     ),
     Delivery.ACTION: _when(
         ["trigger"],
-        {**_bounds, "trigger": _trigger, "delay_minutes": {"type": "integer", "minimum": 0, "maximum": 525_600}},
+        {
+            **_bounds,
+            "trigger": _trigger,
+            "delay_minutes": {"type": "integer", "minimum": 0, "maximum": 525_600},
+        },
     ),
     Delivery.INACTION: _when(
         ["trigger", "absent_event", "window_minutes"],
-        {**_bounds, "trigger": _trigger, "absent_event": _trigger,
-         "window_minutes": {"type": "integer", "minimum": 1, "maximum": 525_600}},
+        {
+            **_bounds,
+            "trigger": _trigger,
+            "absent_event": _trigger,
+            "window_minutes": {"type": "integer", "minimum": 1, "maximum": 525_600},
+        },
     ),
     Delivery.API: _when([], {**_bounds}),
 }
@@ -572,13 +720,17 @@ def _valid_tz(name: str) -> bool:
     return True
 
 
-def validate_when(delivery: str, when: Any, *, for_publish: bool = False, now: dt.datetime | None = None) -> Errors:
+def validate_when(
+    delivery: str, when: Any, *, for_publish: bool = False, now: dt.datetime | None = None
+) -> Errors:
     """Check a schedule; with for_publish, also that its times lie ahead of `now`."""
     try:
         kind = Delivery(delivery)
     except ValueError:
         return {}
-    validator = Draft202012Validator(WHEN_SCHEMAS[kind], format_checker=Draft202012Validator.FORMAT_CHECKER)
+    validator = Draft202012Validator(
+        WHEN_SCHEMAS[kind], format_checker=Draft202012Validator.FORMAT_CHECKER
+    )
     errors = _schema_errors(validator, when, "when")
     if errors:
         return errors
@@ -598,19 +750,31 @@ def validate_when(delivery: str, when: Any, *, for_publish: bool = False, now: d
         if when["send"] == "later" and "start_at" not in when:
             errors.setdefault("when.start_at", []).append("Give the date and time to send at.")
         if when["send"] == "now" and "start_at" in when:
-            errors.setdefault("when.start_at", []).append("A campaign sent now takes no start time.")
+            errors.setdefault("when.start_at", []).append(
+                "A campaign sent now takes no start time."
+            )
     if kind == Delivery.RECURRING:
         if when["frequency"] == "weekly" and "weekdays" not in when:
-            errors.setdefault("when.weekdays", []).append("Weekly campaigns need at least one weekday.")
+            errors.setdefault("when.weekdays", []).append(
+                "Weekly campaigns need at least one weekday."
+            )
         if when["frequency"] != "weekly" and "weekdays" in when:
             errors.setdefault("when.weekdays", []).append("Only weekly campaigns take weekdays.")
         if when["frequency"] != "monthly" and "month_days" in when:
-            errors.setdefault("when.month_days", []).append("Only monthly campaigns take days of the month.")
+            errors.setdefault("when.month_days", []).append(
+                "Only monthly campaigns take days of the month."
+            )
         if "end_at" not in when and "end_after_runs" not in when:
             errors.setdefault("when.end_at", []).append("Give an end date or a number of runs.")
     if kind == Delivery.INACTION and when["trigger"]["event"] == when["absent_event"]["event"]:
-        errors.setdefault("when.absent_event.event", []).append("Must differ from the trigger event.")
-    if "start_at" in when and "end_at" in when and _aware(when["end_at"], tz) <= _aware(when["start_at"], tz):
+        errors.setdefault("when.absent_event.event", []).append(
+            "Must differ from the trigger event."
+        )
+    if (
+        "start_at" in when
+        and "end_at" in when
+        and _aware(when["end_at"], tz) <= _aware(when["start_at"], tz)
+    ):
         errors.setdefault("when.end_at", []).append("Must be after the start.")
     if for_publish and not errors:
         from django.utils import timezone
@@ -623,6 +787,12 @@ def validate_when(delivery: str, when: Any, *, for_publish: bool = False, now: d
             errors.setdefault("when.end_at", []).append("Must be in the future.")
         if kind == Delivery.MULTIPLE_DATES and any(_aware(d, tz) <= now for d in when["dates"]):
             errors.setdefault("when.dates", []).append("Every date must be in the future.")
+        if kind == Delivery.RECURRING and "end_at" in when and not errors:
+            first = first_run_at(delivery, when, now)
+            if first is None or first > _aware(when["end_at"], tz):
+                errors.setdefault("when.end_at", []).append(
+                    "The schedule ends before its first send; move the end date or the start."
+                )
     return errors
 
 
@@ -645,7 +815,10 @@ def first_run_at(delivery: str, when: dict[str, Any], now: dt.datetime) -> dt.da
         freq = {"daily": DAILY, "weekly": WEEKLY, "monthly": MONTHLY}[when["frequency"]]
         byweekday = [weekdays[WEEKDAYS.index(d)] for d in when.get("weekdays", [])] or None
         rule = rrule(
-            freq, dtstart=anchor, interval=when.get("interval", 1), byweekday=byweekday,
+            freq,
+            dtstart=anchor,
+            interval=when.get("interval", 1),
+            byweekday=byweekday,
             bymonthday=when.get("month_days"),
         )
         return rule.after(start, inc=True)
@@ -654,17 +827,65 @@ def first_run_at(delivery: str, when: dict[str, Any], now: dt.datetime) -> dt.da
     return None
 
 
+# Deeper than any valid Who tree (5 levels of groups) with room to spare: a bound on the work
+# that checking an absurd document costs, and on Python's recursion.
+MAX_JSON_DEPTH = 40
+
+
+def json_problem(value: Any, depth: int = 0) -> str | None:
+    """Why PostgreSQL's jsonb would refuse `value` (or it is absurdly deep), else None."""
+    if depth > MAX_JSON_DEPTH:
+        return f"Nested more than {MAX_JSON_DEPTH} levels deep."
+    if isinstance(value, str):
+        return "Text may not contain NUL characters." if "\x00" in value else None
+    if isinstance(value, float) and not math.isfinite(value):
+        return "Numbers must be finite."
+    if isinstance(value, dict):
+        for key, item in value.items():
+            problem = json_problem(key, depth + 1) or json_problem(item, depth + 1)
+            if problem:
+                return problem
+    if isinstance(value, list):
+        for item in value:
+            problem = json_problem(item, depth + 1)
+            if problem:
+                return problem
+    return None
+
+
 def validate_campaign(
-    *, channel: str, type: str, delivery: str, who: Any, what: Any, when: Any,
-    for_publish: bool = False, now: dt.datetime | None = None,
+    *,
+    channel: str,
+    type: str,
+    delivery: str,
+    who: Any,
+    what: Any,
+    when: Any,
+    for_publish: bool = False,
+    now: dt.datetime | None = None,
 ) -> None:
     """Raise Invalid with field errors unless the campaign's fields and sections are valid."""
     errors: Errors = {}
-    for field, value, choices in (("channel", channel, Channel), ("type", type, CampaignType), ("delivery", delivery, Delivery)):
+    for field, value, choices in (
+        ("channel", channel, Channel),
+        ("type", type, CampaignType),
+        ("delivery", delivery, Delivery),
+    ):
         if value not in choices.values:
-            errors[field] = [f"Unknown {field} '{value}'. Choose one of: {', '.join(choices.values)}."]
-    errors.update(validate_who(who))
-    errors.update(validate_what(channel, type, what))
-    errors.update(validate_when(delivery, when, for_publish=for_publish, now=now))
+            errors[field] = [
+                f"Unknown {field} '{value}'. Choose one of: {', '.join(choices.values)}."
+            ]
+    storable = {}
+    for section, value in (("who", who), ("what", what), ("when", when)):
+        problem = json_problem(value)
+        if problem:
+            errors[section] = [problem]
+        storable[section] = problem is None
+    if storable["who"]:
+        errors.update(validate_who(who))
+    if storable["what"]:
+        errors.update(validate_what(channel, type, what))
+    if storable["when"]:
+        errors.update(validate_when(delivery, when, for_publish=for_publish, now=now))
     if errors:
         raise Invalid("The campaign has errors.", errors=errors)

@@ -52,7 +52,9 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
         detail = exc.detail
         response.data = {
             "code": getattr(detail, "code", None) or exc.default_code,
-            "message": str(detail) if not isinstance(detail, dict | list) else str(exc.default_detail),
+            "message": str(detail)
+            if not isinstance(detail, dict | list)
+            else str(exc.default_detail),
             "errors": {},
         }
     return response

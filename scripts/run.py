@@ -44,8 +44,13 @@ class Child:
         # A session of its own: the terminal's Ctrl-C reaches only run.py, which then stops the
         # children in order (and whole process groups: runserver's reloader, Celery's pool).
         self.proc = subprocess.Popen(  # noqa: S603
-            self.argv, cwd=ROOT, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT, start_new_session=True, preexec_fn=services.die_with_parent,
+            self.argv,
+            cwd=ROOT,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            preexec_fn=services.die_with_parent,
         )
 
     def start_pump(self) -> None:
@@ -109,8 +114,21 @@ def children(port: str) -> list[Child]:
     python = sys.executable
     return [
         Child("web", [python, "manage.py", "runserver", f"127.0.0.1:{port}"]),
-        Child("beat", [python, "-m", "celery", "-A", "config", "beat", "-l", "info",
-                       "-s", str(BEAT_SCHEDULE)]),
+        Child(
+            "beat",
+            [
+                python,
+                "-m",
+                "celery",
+                "-A",
+                "config",
+                "beat",
+                "-l",
+                "info",
+                "-s",
+                str(BEAT_SCHEDULE),
+            ],
+        ),
         Child("worker", [python, "-m", "celery", "-A", "config", "worker", "-l", "info"]),
     ]
 

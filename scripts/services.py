@@ -191,11 +191,26 @@ def embedded_redis(name: str, data_dir: Path = REDIS_DATA, persist: bool = False
     for _attempt in range(3):  # another process may take the free port before Redis binds it
         port = free_port()
         command = [
-            str(binary), "--bind", "127.0.0.1", "--port", str(port), "--dir", str(data_dir),
-            "--dbfilename", f"{name}.rdb", "--pidfile", str(pidfile), "--daemonize", "no",
-            "--logfile", str(data_dir / f"{name}.log"), "--appendonly", "no",
+            str(binary),
+            "--bind",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--dir",
+            str(data_dir),
+            "--dbfilename",
+            f"{name}.rdb",
+            "--pidfile",
+            str(pidfile),
+            "--daemonize",
+            "no",
+            "--logfile",
+            str(data_dir / f"{name}.log"),
+            "--appendonly",
+            "no",
             # Save after 60 s when anything changed, and on shutdown; or never.
-            "--save", *(["60", "1"] if persist else [""]),
+            "--save",
+            *(["60", "1"] if persist else [""]),
         ]
         # A session of its own: a Ctrl-C at the terminal must not stop Redis before the
         # processes that use it; it is stopped last, here.

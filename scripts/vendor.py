@@ -34,7 +34,8 @@ def main() -> int:
         shutil.copy(VENDOR / "package.json", tmp)
         subprocess.run(
             [npm, "install", "--no-audit", "--no-fund", "--ignore-scripts", "--no-package-lock"],
-            cwd=tmp, check=True,
+            cwd=tmp,
+            check=True,
         )
         modules = Path(tmp) / "node_modules"
         for source, target in FILES.items():

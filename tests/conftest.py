@@ -8,6 +8,12 @@ from tests.factories import CampaignFactory, LabelFactory, UserFactory
 PASSWORD = "pass-word-1234"
 
 
+@pytest.fixture(autouse=True)
+def _fast_password_hashing(settings):
+    """PBKDF2's deliberate slowness protects stored passwords, not test runs."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
 @pytest.fixture
 def marketer(db):
     return UserFactory(username="maya@example.com", roles=["Marketer"])

@@ -16,7 +16,8 @@ DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
 
 def production_env(**overrides: str) -> dict[str, str]:
     env = {
-        key: value for key, value in os.environ.items()
+        key: value
+        for key, value in os.environ.items()
         if not key.startswith(("DJANGO_", "DATABASE_", "CELERY_"))
     }
     env.update(
@@ -34,7 +35,11 @@ def production_env(**overrides: str) -> dict[str, str]:
 def check_deploy(env: dict[str, str]) -> subprocess.CompletedProcess[str]:
     return subprocess.run(  # noqa: S603
         [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
-        cwd=ROOT, env=env, capture_output=True, text=True, timeout=120,
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
 
 

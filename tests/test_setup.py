@@ -80,8 +80,12 @@ def test_demo_admin_can_use_the_django_admin(seeded):
 def test_every_demo_campaign_passes_validation(seeded):
     for campaign in Campaign.objects.all():
         validate_campaign(
-            channel=campaign.channel, type=campaign.type, delivery=campaign.delivery,
-            who=campaign.who, what=campaign.what, when=campaign.when,
+            channel=campaign.channel,
+            type=campaign.type,
+            delivery=campaign.delivery,
+            who=campaign.who,
+            what=campaign.what,
+            when=campaign.when,
         )
 
 

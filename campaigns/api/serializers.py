@@ -6,7 +6,6 @@ which actions are allowed, each with the reason when not, from the same tables t
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 from drf_spectacular.utils import extend_schema_field
@@ -17,33 +16,9 @@ from campaigns import rules
 from campaigns.choices import Action, CampaignType, Channel, Delivery, Section, Status
 from campaigns.models import Campaign, CampaignAudit
 from campaigns.services import EDITABLE_FIELDS, MAX_BULK
-from campaigns.validation import sms_segments
+from campaigns.validation import json_problem, sms_segments
 
 BIGINT_MAX = 2**63 - 1
-# Deeper than any valid Who tree (5 levels of groups) with room to spare: a bound on the work
-# that checking an absurd document costs, and on Python's recursion.
-MAX_JSON_DEPTH = 40
-
-
-def _json_problem(value: Any, depth: int = 0) -> str | None:
-    """Why PostgreSQL's jsonb would refuse `value` (or it is absurdly deep), else None."""
-    if depth > MAX_JSON_DEPTH:
-        return f"Nested more than {MAX_JSON_DEPTH} levels deep."
-    if isinstance(value, str):
-        return "Text may not contain NUL characters." if "\x00" in value else None
-    if isinstance(value, float) and not math.isfinite(value):
-        return "Numbers must be finite."
-    if isinstance(value, dict):
-        for key, item in value.items():
-            problem = _json_problem(key, depth + 1) or _json_problem(item, depth + 1)
-            if problem:
-                return problem
-    if isinstance(value, list):
-        for item in value:
-            problem = _json_problem(item, depth + 1)
-            if problem:
-                return problem
-    return None
 
 
 @extend_schema_field({"type": "object", "additionalProperties": True})
@@ -54,7 +29,7 @@ class JSONObjectField(serializers.JSONField):
         value = super().to_internal_value(data)
         if not isinstance(value, dict):
             raise serializers.ValidationError("Must be a JSON object.")
-        problem = _json_problem(value)
+        problem = json_problem(value)
         if problem:
             raise serializers.ValidationError(problem)
         return value

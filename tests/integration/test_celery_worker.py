@@ -43,14 +43,15 @@ def isolated_redis_url() -> str:
 
 
 def worker_database_url() -> str:
-    """A DATABASE_URL naming the database this test runs against (pytest-django's test database)."""
-    db = settings.DATABASES["default"]
-    auth = quote(db.get("USER") or "", safe="")
-    if db.get("PASSWORD"):
-        auth += ":" + quote(db["PASSWORD"], safe="")
-    host = db.get("HOST") or "127.0.0.1"
-    port = f":{db['PORT']}" if db.get("PORT") else ""
-    return f"postgres://{auth}@{host}{port}/{quote(db['NAME'], safe='')}"
+    """DATABASE_URL with pytest-django's test database in place of the configured one.
+
+    Only the database name changes, so a socket host given in the query string (the embedded
+    PostgreSQL of `make test`) carries over.
+    """
+    url = os.environ.get("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/herald")
+    parts = urlsplit(url)
+    name = quote(settings.DATABASES["default"]["NAME"], safe="")
+    return urlunsplit(parts._replace(path="/" + name))
 
 
 def celery_executable() -> str:
