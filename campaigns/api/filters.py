@@ -34,6 +34,12 @@ class ListValueField(forms.MultipleChoiceField):
 class MultiChoiceFilter(filters.MultipleChoiceFilter):
     field_class = ListValueField
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        # A column of the campaign itself joins nothing, so DISTINCT would only defeat the
+        # (status, last_active_at, id) index and sort the whole match instead of reading 50 rows.
+        kwargs.setdefault("distinct", False)
+        super().__init__(*args, **kwargs)
+
 
 class CreatorField(ListValueField):
     """A user id or an e-mail address per value; anything else is refused."""
@@ -89,6 +95,7 @@ class CampaignFilterSet(filters.FilterSet):
     created_by = CreatorFilter(help_text="Created by any of these users (id or e-mail).")
     label = LabelAnyFilter(
         field_name="labels",
+        distinct=False,  # an EXISTS never repeats a row
         queryset=Label.objects.all(),
         help_text="Carrying any of these labels (label ids).",
     )
