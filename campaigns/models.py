@@ -80,10 +80,16 @@ class Campaign(models.Model):
                 name="campaign_live_status_recent",
                 condition=Q(archived_at__isnull=True),
             ),
+            # Archived campaigns alone (the API's archived=true).
             models.Index(
                 fields=["-last_active_at", "-id"],
                 name="campaign_archived_recent",
                 condition=Q(archived_at__isnull=False),
+            ),
+            # With the archived toggle on, the page lists archived and live campaigns together.
+            models.Index(fields=["-last_active_at", "-id"], name="campaign_all_recent"),
+            models.Index(
+                fields=["status", "-last_active_at", "-id"], name="campaign_all_status_recent"
             ),
             models.Index(fields=["created_by", "-last_active_at"], name="campaign_creator_recent"),
             # The daily auto-archival sweep.
