@@ -339,3 +339,9 @@ def label_options(labels: Iterable[tuple[int, str]], selected: int | None) -> st
             for pk, name in labels
         )
     )
+
+
+@register.filter
+def email_wbr(value: str) -> str:
+    """An e-mail address that may wrap after its @ (not in the middle of the domain)."""
+    return mark_safe(escape(value).replace("@", "@<wbr>"))  # noqa: S308 - escaped first
