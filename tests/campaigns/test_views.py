@@ -46,6 +46,7 @@ def text(response) -> str:
     """The page as text, tags dropped and whitespace squeezed, for asserting on what users read."""
     html = response.content.decode()
     html = re.sub(r"<(script|style)[^>]*>.*?</\1>", " ", html, flags=re.S)
+    html = html.replace("<wbr>", "")  # a line-break hint, not a space
     return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", html)).strip()
 
 
