@@ -211,8 +211,12 @@ def campaign_update(*, actor: Any, campaign_id: int, data: dict[str, Any]) -> Ca
             "Unknown fields.", errors={f: ["This field cannot be edited."] for f in sorted(unknown)}
         )
     campaign = _locked(actor, campaign_id)
-    _check(campaign, Action.EDIT)
+    return _edit(campaign, actor=actor, data=data)
 
+
+def _edit(campaign: Campaign, *, actor: Any, data: dict[str, Any]) -> Campaign:
+    """campaign_update's work on a row already locked by the caller."""
+    _check(campaign, Action.EDIT)
     current_labels = sorted(campaign.labels.values_list("pk", flat=True))
     changes: dict[str, dict[str, Any]] = {}
     for key, new in data.items():
@@ -251,7 +255,18 @@ def campaign_update(*, actor: Any, campaign_id: int, data: dict[str, Any]) -> Ca
     if "who" in changes:
         _check_who_labels(merged["who"])
     if "labels" in changes:
-        campaign.labels.set(_labels(changes["labels"]["new"]))
+        new_labels = _labels(changes["labels"]["new"])
+        names = dict(Label.objects.filter(pk__in=current_labels).values_list("pk", "name"))
+        names.update((label.pk, label.name) for label in new_labels)
+        old_ids, new_ids = set(current_labels), {label.pk for label in new_labels}
+        # Names as they were at this moment, so a later rename does not rewrite the history.
+        changes["labels"]["added"] = [
+            {"id": i, "name": names[i]} for i in sorted(new_ids - old_ids)
+        ]
+        changes["labels"]["removed"] = [
+            {"id": i, "name": names.get(i, "")} for i in sorted(old_ids - new_ids)
+        ]
+        campaign.labels.set(new_labels)
     for key, change in changes.items():
         if key != "labels":
             setattr(campaign, key, change["new"])
@@ -429,23 +444,19 @@ BULK_SERVICES: dict[str, tuple[Callable[..., Campaign], str]] = {
 }
 
 
-def campaigns_bulk(*, actor: Any, action: str, ids: Sequence[Any]) -> list[BulkResult]:
-    """Apply stop / archive / clone to each id in turn and report on each, in the order given."""
+def _check_ids(ids: Any) -> None:
     if isinstance(ids, str | bytes) or not isinstance(ids, Sequence):
         raise Invalid("Give a list of ids.", errors={"ids": ["Give a list of campaign ids."]})
-    if action not in BULK_SERVICES:
-        raise Invalid(
-            "Unknown bulk action.",
-            errors={"action": [f"Choose one of: {', '.join(BULK_SERVICES)}."]},
-        )
     if not ids:
         raise Invalid(
             "Select at least one campaign.", errors={"ids": ["This list may not be empty."]}
         )
     if len(ids) > MAX_BULK:
         raise Invalid("Too many campaigns.", errors={"ids": [f"At most {MAX_BULK} at once."]})
-    service, done = BULK_SERVICES[action]
-    _require(actor, Perm(action))
+
+
+def _each(ids: Sequence[Any], run: Callable[[int], BulkResult]) -> list[BulkResult]:
+    """Run one campaign's transaction per id, in the order given, reporting on each."""
     seen: set[Any] = set()
     results: list[BulkResult] = []
     for raw in ids:
@@ -460,20 +471,77 @@ def campaigns_bulk(*, actor: Any, action: str, ids: Sequence[Any]) -> list[BulkR
             results.append(BulkResult(raw, False, NotFound.code, missing))
             continue
         try:
-            campaign = service(actor=actor, campaign_id=pk)
+            results.append(run(pk))
         except DomainError as exc:
             results.append(BulkResult(pk, False, exc.code, exc.message))
-        else:
-            extra = (
-                {"clone_id": campaign.pk, "clone_name": campaign.name} if action == "clone" else {}
-            )
-            name = (
-                campaign.cloned_from.name
-                if action == "clone" and campaign.cloned_from
-                else campaign.name
-            )
-            results.append(BulkResult(pk, True, "done", done, name=name, extra=extra))
     return results
+
+
+def campaigns_bulk(*, actor: Any, action: str, ids: Sequence[Any]) -> list[BulkResult]:
+    """Apply stop / archive / clone to each id in turn and report on each, in the order given."""
+    _check_ids(ids)
+    if action not in BULK_SERVICES:
+        raise Invalid(
+            "Unknown bulk action.",
+            errors={"action": [f"Choose one of: {', '.join(BULK_SERVICES)}."]},
+        )
+    service, done = BULK_SERVICES[action]
+    _require(actor, Perm(action))
+
+    def run(pk: int) -> BulkResult:
+        campaign = service(actor=actor, campaign_id=pk)
+        if action == "clone":
+            extra = {"clone_id": campaign.pk, "clone_name": campaign.name}
+            source = campaign.cloned_from.name if campaign.cloned_from else campaign.name
+            return BulkResult(pk, True, "done", done, name=source, extra=extra)
+        return BulkResult(pk, True, "done", done, name=campaign.name)
+
+    return _each(ids, run)
+
+
+@transaction.atomic
+def campaign_labels_change(
+    *, actor: Any, campaign_id: int, add: Sequence[int] = (), remove: Sequence[int] = ()
+) -> tuple[Campaign, bool]:
+    """Add and/or remove labels on one campaign, under the rules of any edit of its labels
+    (never on archived campaigns, only in states whose labels may change), with an audit row.
+
+    Returns the campaign and whether its labels changed (adding a label it has is no change).
+    """
+    _require(actor, Perm.EDIT)
+    campaign = _locked(actor, campaign_id)
+    current = set(campaign.labels.values_list("pk", flat=True))
+    wanted = (current | set(add)) - set(remove)
+    if wanted == current:
+        _check(campaign, Action.EDIT)  # archived or final campaigns still refuse, even a no-op
+        return campaign, False
+    return _edit(campaign, actor=actor, data={"labels": sorted(wanted)}), True
+
+
+def campaigns_bulk_labels(
+    *, actor: Any, ids: Sequence[Any], add: Sequence[Any] = (), remove: Sequence[Any] = ()
+) -> list[BulkResult]:
+    """Add / remove labels on many campaigns: a result per campaign, one refusal undoes no other.
+
+    Unknown labels refuse the whole request before anything changes.
+    """
+    _check_ids(ids)
+    _require(actor, Perm.EDIT)
+    add_ids, remove_ids = _label_ids(add), _label_ids(remove)
+    if not add_ids and not remove_ids:
+        raise Invalid(
+            "Choose labels to add or remove.", errors={"add": ["Choose at least one label."]}
+        )
+    _labels(add_ids + remove_ids)
+
+    def run(pk: int) -> BulkResult:
+        campaign, changed = campaign_labels_change(
+            actor=actor, campaign_id=pk, add=add_ids, remove=remove_ids
+        )
+        message = "Labels updated." if changed else "Already as asked; nothing to change."
+        return BulkResult(pk, True, "done" if changed else "unchanged", message, name=campaign.name)
+
+    return _each(ids, run)
 
 
 # ---------------------------------------------------------------------------------------------

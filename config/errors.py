@@ -40,3 +40,10 @@ class Forbidden(DomainError):
 class NotFound(DomainError):
     code = "not_found"
     http_status = 404
+
+
+class LimitReached(DomainError):
+    """A hard cap (such as 900 labels) would be passed."""
+
+    code = "limit_reached"
+    http_status = 409

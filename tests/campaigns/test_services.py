@@ -383,7 +383,12 @@ def test_editing_a_draft_saves_and_audits_the_changed_fields(
     assert row.changes == {  # channel was given unchanged, so it is no change
         "name": {"old": old_name, "new": "Renamed"},
         "what": {"old": push_what(), "new": new_what},
-        "labels": {"old": [], "new": [label.pk]},
+        "labels": {
+            "old": [],
+            "new": [label.pk],
+            "added": [{"id": label.pk, "name": label.name}],
+            "removed": [],
+        },
     }
 
 
