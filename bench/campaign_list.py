@@ -19,6 +19,7 @@ import random
 import statistics
 import sys
 import time
+import warnings
 from pathlib import Path
 from urllib.parse import urlparse, urlunparse
 
@@ -222,6 +223,8 @@ def main() -> None:
     ensure_database(bench_db)
     import django
 
+    # whitenoise warns that collectstatic has not run; the benchmark serves no static files.
+    warnings.filterwarnings("ignore", message="No directory at")
     django.setup()
     from django.conf import settings
 
