@@ -17,8 +17,10 @@ run: $(INSTALLED)
 test: $(INSTALLED)
 	$(PY) scripts/services.py --name test -- $(PY) -m pytest $(ARGS)
 
+# Every bench/*.py in turn (All Campaigns, then Labels), on one database and one set of servers;
+# ARGS go to each (they share --campaigns, --labels, --repeat, --reload).
 bench: $(INSTALLED)
-	$(PY) scripts/services.py --name bench -- $(PY) bench/campaign_list.py $(ARGS)
+	$(PY) scripts/services.py --name bench -- sh -c 'for script in bench/*.py; do "$$0" "$$script" "$$@" || exit; done' $(PY) $(ARGS)
 
 lint: $(INSTALLED)
 	$(PY) -m ruff check .

@@ -132,8 +132,11 @@ def load(campaigns: int, labels: int, reload: bool) -> None:
         copy_rows(
             cur,
             "labels_label",
-            ["name", "created_at"],
-            ((f"Label {i:03d}", "2025-01-01 00:00:00+00") for i in range(labels)),
+            ["name", "created_at", "updated_at"],
+            (
+                (f"Label {i:03d}", "2025-01-01 00:00:00+00", "2025-01-01 00:00:00+00")
+                for i in range(labels)
+            ),
         )
 
         def rows():  # type: ignore[no-untyped-def]

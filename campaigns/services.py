@@ -512,9 +512,15 @@ def campaign_labels_change(
     campaign = _locked(actor, campaign_id)
     current = set(campaign.labels.values_list("pk", flat=True))
     wanted = (current | set(add)) - set(remove)
+    _check(campaign, Action.EDIT)  # archived or final campaigns refuse, even a no-op
     if wanted == current:
-        _check(campaign, Action.EDIT)  # archived or final campaigns still refuse, even a no-op
         return campaign, False
+    reason = rules.editable_sections(campaign)[Section.LABELS]
+    if reason:
+        # The reason as the message, so each line of a bulk result says why (Running: only What
+        # can change); the general edit refusal keeps it in the field errors only.
+        why = f"Labels are locked: {reason}"
+        raise ReadOnly(why, errors={"labels": [why]})
     return _edit(campaign, actor=actor, data={"labels": sorted(wanted)}), True
 
 

@@ -47,3 +47,10 @@ class LimitReached(DomainError):
 
     code = "limit_reached"
     http_status = 409
+
+
+class Conflict(DomainError):
+    """The change would leave other data inconsistent (a label still used by an audience)."""
+
+    code = "conflict"
+    http_status = 409

@@ -8,7 +8,7 @@ from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from accounts.roles import Perm, has_perm
-from config.errors import Forbidden, Invalid, LimitReached, NotFound
+from config.errors import Conflict, Forbidden, Invalid, LimitReached, NotFound
 from labels import rules
 from labels.models import Label
 
@@ -51,13 +51,27 @@ def label_create(*, actor: Any, name: Any) -> Label:
         raise Invalid(_TAKEN, errors={"name": [_TAKEN]}) from None
 
 
+@transaction.atomic
 def labels_get_or_create(*, actor: Any, names: list[Any]) -> list[Label]:
-    """Existing labels by name (ignoring case), the others created: for "add labels" forms."""
+    """Existing labels by name (ignoring case), the others created: for "add labels" forms.
+
+    All or none: a name refused half-way (a broken rule, the 900 cap) leaves no label created.
+    Someone creating the same name at the same moment is no refusal: their label is returned.
+    """
     found: list[Label] = []
     for raw in names:
         clean = rules.clean_name(raw)
-        existing = Label.objects.filter(name__iexact=clean).first()
-        found.append(existing or label_create(actor=actor, name=clean))
+        label = Label.objects.filter(name__iexact=clean).first()
+        if label is None:
+            try:
+                label = label_create(actor=actor, name=clean)
+            except Invalid:
+                # The name is clean, so it was taken since the look-up, by a transaction that
+                # has committed (it held the creation lock until then): that label is the one meant.
+                label = Label.objects.filter(name__iexact=clean).first()
+                if label is None:
+                    raise
+        found.append(label)
     return found
 
 
@@ -102,6 +116,14 @@ def label_delete(*, actor: Any, label_id: Any) -> int:
 
     _require(actor, Perm.MANAGE_SETTINGS, "delete labels")
     label = _locked(label_id)
+    audiences = campaigns_targeting_label(label.pk)
+    if audiences:
+        shown = ", ".join(f"“{name}”" for name in audiences[:5])
+        more = f" and {len(audiences) - 5} more" if len(audiences) > 5 else ""
+        raise Conflict(
+            f"“{label.name}” is used in the audience of {shown}{more} "
+            "(was sent a campaign with this label). Change those audiences first.",
+        )
     through = Campaign.labels.through
     campaigns = list(
         Campaign.objects.filter(
@@ -127,6 +149,28 @@ def label_delete(*, actor: Any, label_id: Any) -> int:
         Campaign.objects.filter(pk__in=[c.pk for c in campaigns]).update(updated_at=timezone.now())
     label.delete()
     return len(campaigns)
+
+
+def campaigns_targeting_label(label_id: int) -> list[str]:
+    """Names of unarchived campaigns whose Who selects people sent a campaign with this label.
+
+    Deleting the label would leave those audiences pointing at nothing, so deletion waits for them.
+    """
+    from campaigns.models import Campaign
+
+    return list(
+        Campaign.objects.filter(archived_at__isnull=True)
+        .extra(
+            where=[
+                'jsonb_path_exists("campaigns_campaign"."who", '
+                "'$.** ? (@.type == \"label_sent\" && @.label_id == $id)', "
+                "jsonb_build_object('id', %s::bigint))"
+            ],
+            params=[label_id],
+        )
+        .order_by("name")
+        .values_list("name", flat=True)
+    )
 
 
 def _user_or_none(actor: Any) -> Any:
