@@ -17,6 +17,9 @@ from campaigns.choices import Action, CampaignType, Channel, Delivery, Section, 
 from campaigns.models import Campaign, CampaignAudit
 from campaigns.services import EDITABLE_FIELDS, MAX_BULK
 from campaigns.validation import json_problem, sms_segments
+from labels import rules as label_rules
+from labels.api import LabelNameField
+from labels.models import Label
 
 BIGINT_MAX = 2**63 - 1
 
@@ -263,6 +266,89 @@ class BulkResultSerializer(serializers.Serializer):
 class BulkResponseSerializer(serializers.Serializer):
     results = BulkResultSerializer(many=True)
     done = serializers.IntegerField()
+    refused = serializers.IntegerField()
+
+
+class LabelNamesField(serializers.ListField):
+    """Label names to add, created first when missing; every bad name is reported by name."""
+
+    child = LabelNameField()
+
+    def run_child_validation(self, data: list[Any]) -> list[str]:
+        names: list[str] = []
+        problems: list[str] = []
+        for raw in data:
+            broken = label_rules.name_problems(raw)
+            if broken:
+                problems.append(f"{_shown(raw)}: " + " ".join(broken))
+            else:
+                names.append(raw.strip())
+        if problems:
+            raise serializers.ValidationError(problems)
+        return names
+
+
+def _shown(raw: Any, limit: int = 80) -> str:
+    """A name as an error message can quote it: invisible characters escaped (a lone surrogate
+    could not even be encoded in the response), long names cut."""
+    if not isinstance(raw, str):
+        return repr(raw)[:limit]
+    text = raw.strip()
+    text = text if len(text) <= limit else text[:limit] + "…"
+    return '"' + "".join(ch if ch.isprintable() else ascii(ch)[1:-1] for ch in text) + '"'
+
+
+class BulkLabelsSerializer(serializers.Serializer):
+    ids = serializers.ListField(
+        child=serializers.IntegerField(min_value=1, max_value=BIGINT_MAX),
+        min_length=1,
+        max_length=MAX_BULK,
+        help_text="Campaign ids.",
+    )
+    add = _label_ids(required=False, default=list, help_text="Label ids to add.")
+    remove = _label_ids(required=False, default=list, help_text="Label ids to remove.")
+    add_names = LabelNamesField(
+        required=False,
+        default=list,
+        max_length=label_rules.MAX_LABELS,
+        help_text="Label names to add; those that do not exist yet (ignoring case) are created "
+        "first, after every name has been checked.",
+    )
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        # Checked here, not only in the service, because labels named in add_names are created
+        # before the service runs: an unknown id must refuse the request before anything changes.
+        errors: dict[str, list[str]] = {}
+        both = sorted(set(attrs["add"]) & set(attrs["remove"]))
+        if both:
+            errors["remove"] = [f"Label {pk} cannot be both added and removed." for pk in both]
+        wanted = set(attrs["add"]) | set(attrs["remove"])
+        found = set(Label.objects.filter(pk__in=wanted).values_list("pk", flat=True))
+        for key in ("add", "remove"):
+            missing = sorted(set(attrs[key]) - found)
+            if missing:
+                errors.setdefault(key, []).extend(f"Label {pk} does not exist." for pk in missing)
+        if not (attrs["add"] or attrs["remove"] or attrs["add_names"]):
+            errors["add"] = ["Choose at least one label to add or remove."]
+        if errors:
+            raise serializers.ValidationError(errors)
+        return attrs
+
+
+class BulkLabelsResultSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    ok = serializers.BooleanField(help_text="False when the campaign was refused.")
+    code = serializers.CharField(
+        help_text="done, unchanged (it already had them as asked), or the error code of the "
+        "refusal (not_found, read_only, ...)."
+    )
+    message = serializers.CharField()
+
+
+class BulkLabelsResponseSerializer(serializers.Serializer):
+    results = BulkLabelsResultSerializer(many=True)
+    done = serializers.IntegerField(help_text="Campaigns whose labels changed.")
+    unchanged = serializers.IntegerField(help_text="Campaigns that already had them as asked.")
     refused = serializers.IntegerField()
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 from functools import cache
 from typing import Any
 
+from django.db import transaction
 from django.db.models import Count, Prefetch, Q, QuerySet
 from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.utils import OpenApiExample, extend_schema, extend_schema_view
@@ -22,6 +23,8 @@ from campaigns import services
 from campaigns.api.filters import CampaignFilterSet, CampaignOrdering
 from campaigns.api.serializers import (
     AuditSerializer,
+    BulkLabelsResponseSerializer,
+    BulkLabelsSerializer,
     BulkRequestSerializer,
     BulkResponseSerializer,
     CampaignCountsSerializer,
@@ -37,6 +40,7 @@ from campaigns.validation import MESSAGE_SCHEMAS, WHEN_SCHEMAS, WHO_SCHEMA, what
 from config.api_errors import ErrorSerializer
 from config.pagination import CursorPagination
 from labels.models import Label
+from labels.services import labels_get_or_create
 
 
 class AuditPagination(CursorPagination):
@@ -199,6 +203,46 @@ class CampaignViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
             rows.append(row)
         done = sum(1 for r in results if r.ok)
         return Response({"results": rows, "done": done, "refused": len(results) - done})
+
+    @extend_schema(
+        summary="Add or remove labels on several campaigns",
+        description="Each campaign is changed or refused on its own (archived, missing, or in a "
+        "state whose labels are locked, such as Running), in the order given; a refusal undoes "
+        "no other. `add_names` creates the labels that do not exist yet: every name is checked "
+        "first (400 naming each bad one), then the missing ones are created (409 "
+        "`limit_reached` past 900 labels, creating none), then the labels are applied. An "
+        "unknown label id is a 400 and changes nothing.",
+        request=BulkLabelsSerializer,
+        examples=[
+            OpenApiExample(
+                "Label two campaigns with an existing label and a new one",
+                request_only=True,
+                value={"ids": [1, 2], "add": [3], "add_names": ["Reengage"], "remove": []},
+            )
+        ],
+        responses={200: BulkLabelsResponseSerializer, 400: _ERROR, 403: _ERROR, 409: _ERROR},
+    )
+    @action(detail=False, methods=["post"], url_path="labels", url_name="labels")
+    def bulk_labels(self, request: Request) -> Response:
+        data = self._input(BulkLabelsSerializer, request.data)
+        add = list(data["add"])
+        if data["add_names"]:
+            # All or none: a name refused half-way (the 900 cap) leaves no label created.
+            with transaction.atomic():
+                created = labels_get_or_create(actor=request.user, names=data["add_names"])
+            add += [label.pk for label in created]
+        results = services.campaigns_bulk_labels(
+            actor=request.user, ids=data["ids"], add=add, remove=data["remove"]
+        )
+        rows = [{"id": r.id, "ok": r.ok, "code": r.code, "message": r.message} for r in results]
+        return Response(
+            {
+                "results": rows,
+                "done": sum(1 for r in results if r.code == "done"),
+                "unchanged": sum(1 for r in results if r.code == "unchanged"),
+                "refused": sum(1 for r in results if not r.ok),
+            }
+        )
 
     @extend_schema(
         summary="Campaigns per status",
