@@ -7,12 +7,16 @@ from typing import Any
 
 from django import forms
 from django.core.exceptions import ValidationError
+from django.forms.utils import flatatt
 from django.urls import reverse
+from django.utils.html import escape, format_html
+from django.utils.safestring import SafeString, mark_safe
 
 from campaigns import rules
 from campaigns.choices import CampaignType, Channel, Delivery, Section
 from campaigns.models import Campaign
 from campaigns.services import MAX_BULK
+from labels.forms import LabelNamesField, names_errors, unique_names
 from labels.models import Label
 
 JSON_SECTIONS = ("who", "what", "when")
@@ -60,6 +64,28 @@ def field_locks(campaign: Campaign) -> dict[str, str]:
     return locks
 
 
+class LabelSelectMultiple(forms.SelectMultiple):
+    """The labels <select>, its options (up to 900) built in one pass: through Django's
+    per-option templates 900 options take ~150 ms, here about 1 ms."""
+
+    def render(
+        self, name: str, value: Any, attrs: dict[str, Any] | None = None, renderer: Any = None
+    ) -> SafeString:
+        selected = set(self.format_value(value))
+        options = "".join(
+            f'<option value="{escape(str(key))}"'
+            f"{' selected' if str(key) in selected else ''}>{escape(str(text))}</option>"
+            for key, text in self.choices
+        )
+        html_attrs = flatatt(self.build_attrs(self.attrs, attrs))
+        return format_html(
+            '<select name="{}" multiple{}>{}</select>',
+            name,
+            html_attrs,
+            mark_safe(options),  # noqa: S308 - escaped above
+        )
+
+
 class CampaignForm(forms.Form):
     name = forms.CharField(max_length=200)
     channel = forms.ChoiceField(choices=Channel.choices)
@@ -68,7 +94,15 @@ class CampaignForm(forms.Form):
     labels = forms.ModelMultipleChoiceField(
         queryset=Label.objects.order_by("name"),
         required=False,
-        widget=forms.SelectMultiple(attrs={"size": 5}),
+        widget=LabelSelectMultiple(attrs={"size": 5}),
+        help_text="Hold Ctrl (⌘ on a Mac) to pick several.",
+    )
+    # Created on save (an existing name, in any case, is used instead), then added to `labels`.
+    new_labels = LabelNamesField(
+        label="New labels",
+        widget=forms.TextInput(
+            attrs={"placeholder": "e.g. Onboarding, Reengage", "autocomplete": "off"}
+        ),
     )
     # Not required here: an empty section reaches the service, which names what it lacks.
     who = PrettyJSONField(required=False, label="Who")
@@ -97,11 +131,35 @@ class CampaignForm(forms.Form):
                     "hx-vals": json.dumps({"part": part}),
                 }
             )
+        self.fields["new_labels"].widget.attrs.update(
+            {
+                "hx-get": reverse("labels:check"),
+                "hx-trigger": "input changed delay:250ms",
+                "hx-target": "#new-labels-check",
+                "hx-swap": "innerHTML",
+                "hx-sync": "this:replace",
+                "hx-vals": json.dumps({"purpose": "list", "field": "new_labels"}),
+                # The live check's verdicts, then the rules (the help text's id, as Django names it).
+                "aria-describedby": f"new-labels-check {self.auto_id % 'new_labels'}_helptext"
+                if isinstance(self.auto_id, str)
+                else "new-labels-check",
+            }
+        )
+        if "labels" in self.locks:
+            # New labels would be added to the campaign: they are locked with its labels.
+            self.locks = {**self.locks, "new_labels": self.locks["labels"]}
         for name, field in self.fields.items():
             if name in self.locks:
                 # Disabled fields keep their initial value whatever is posted.
                 field.disabled = True
                 field.widget.attrs["title"] = self.locks[name]
+
+    @property
+    def new_label_names(self) -> list[str]:
+        """The names typed into "New labels", when the labels may change."""
+        if "new_labels" in self.locks:
+            return []
+        return list(self.cleaned_data.get("new_labels") or [])
 
     @property
     def editable_fields(self) -> list[str]:
@@ -171,3 +229,53 @@ class BulkForm(forms.Form):
         choices=[("stop", "Stop"), ("archive", "Archive"), ("clone", "Clone")]
     )
     ids = IdListField()
+
+
+class LabelIdListField(forms.Field):
+    """Label ids from checkboxes: whole numbers, each once, in the order given."""
+
+    widget = forms.MultipleHiddenInput
+
+    def to_python(self, value: Any) -> list[int]:
+        ids: list[int] = []
+        for raw in value or []:
+            text = str(raw).strip()
+            if not (text.isascii() and text.isdigit() and 0 < int(text) < 2**63):
+                raise ValidationError("Unknown label %(id)s.", params={"id": raw})
+            if int(text) not in ids:
+                ids.append(int(text))
+        return ids
+
+
+class NewLabelNamesField(forms.Field):
+    """Names of labels to create, one per input (the picker's "create new"), each by the rules."""
+
+    widget = forms.MultipleHiddenInput
+
+    def to_python(self, value: Any) -> list[str]:
+        values = value if isinstance(value, list | tuple) else [value or ""]
+        return unique_names([str(v) for v in values])
+
+    def validate(self, value: list[str]) -> None:
+        errors = names_errors(value)
+        if errors:
+            raise ValidationError(errors)
+
+
+class BulkLabelsForm(forms.Form):
+    """Add or remove labels on the selected campaigns: the picker's choices."""
+
+    op = forms.ChoiceField(choices=[("add", "Add labels"), ("remove", "Remove labels")])
+    ids = IdListField()
+    label = LabelIdListField(required=False)
+    new = NewLabelNamesField(required=False)
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        if data.get("op") == "remove":
+            data["new"] = []  # removing never creates
+        if self.is_bound and not self.errors and not data.get("label") and not data.get("new"):
+            verb = "add" if data.get("op") == "add" else "remove"
+            hint = " or type a new one" if verb == "add" else ""
+            raise ValidationError(f"Choose at least one label to {verb}{hint}.")
+        return data

@@ -8,6 +8,7 @@ urlpatterns = [
     path("", views.campaign_list, name="list"),
     path("new/", views.campaign_create, name="create"),
     path("bulk/", views.campaign_bulk, name="bulk"),
+    path("labels/", views.campaign_bulk_labels, name="labels"),
     path("example/", views.campaign_example, name="example"),
     path("<int:pk>/", views.campaign_detail, name="detail"),
     path("<int:pk>/edit/", views.campaign_edit, name="edit"),

@@ -8,8 +8,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from django import forms
 from django.contrib import messages
 from django.core.paginator import Paginator
+from django.db import transaction
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -19,11 +21,15 @@ from django.views.decorators.http import require_http_methods, require_POST
 from accounts.decorators import role_required
 from accounts.roles import Perm, has_perm
 from campaigns import examples, rules, selectors, services
-from campaigns.choices import Action, CampaignType, Channel, Delivery, Status
-from campaigns.forms import BulkForm, CampaignForm, json_text
+from campaigns.choices import Action, CampaignType, Channel, Delivery, Section, Status
+from campaigns.forms import BulkForm, BulkLabelsForm, CampaignForm, json_text
 from campaigns.models import Campaign
 from config.errors import DomainError
+from labels import rules as label_rules
+from labels import services as label_services
+from labels.forms import unique_names
 from labels.models import Label
+from labels.selectors import label_choices
 
 PAGE_SIZE = 50
 BULK_RESULTS_KEY = "herald_bulk_results"
@@ -103,7 +109,9 @@ def _verdict(user: Any, campaign: Campaign, action: Action) -> rules.Verdict:
 # ---------------------------------------------------------------------------------------------
 @role_required(Perm.VIEW)
 def campaign_list(request: HttpRequest) -> HttpResponse:
-    filters = selectors.CampaignFilters.from_query(request.GET)
+    labels = label_choices()
+    # Ids of labels deleted since the link was made are dropped, and the page says so.
+    filters = selectors.CampaignFilters.from_query(request.GET).known_labels(pk for pk, _ in labels)
     counts = selectors.status_counts(user=request.user, filters=filters)
     paginator = Paginator(selectors.campaign_list(user=request.user, filters=filters), PAGE_SIZE)
     # The quick-filter counts already hold the total: no second COUNT(*) over the same rows.
@@ -127,14 +135,26 @@ def campaign_list(request: HttpRequest) -> HttpResponse:
             "channels": Channel.choices,
             "types": CampaignType.choices,
             "deliveries": Delivery.choices,
-            "labels": Label.objects.order_by("name").values_list("pk", "name"),
+            "labels": labels,
+            "label_summary": _label_summary(labels, filters.labels),
             "bulk_results": request.session.pop(BULK_RESULTS_KEY, None),
             "can": {
                 perm: has_perm(request.user, Perm(perm))
-                for perm in ("create", "stop", "archive", "clone")
+                for perm in ("create", "edit", "stop", "archive", "clone")
             },
         },
     )
+
+
+def _label_summary(labels: list[tuple[int, str]], selected: tuple[int, ...]) -> str:
+    """What the label filter's button says: "All labels", a name, two names, or "Name +3"."""
+    if not selected:
+        return "All labels"
+    wanted = set(selected)
+    names = [name for pk, name in labels if pk in wanted]
+    if len(names) <= 2:
+        return ", ".join(names)
+    return f"{names[0]} +{len(names) - 1}"
 
 
 BULK_TEXT: dict[str, dict[str, str]] = {
@@ -220,6 +240,174 @@ def campaign_bulk(request: HttpRequest) -> HttpResponse:
 
 
 # ---------------------------------------------------------------------------------------------
+# Add / remove labels on the selected campaigns
+# ---------------------------------------------------------------------------------------------
+LABELS_TEXT: dict[str, dict[str, str]] = {
+    "add": {
+        "title": "Add labels",
+        "verb": "add",
+        "lead": "Choose labels to add to",
+        "button": "Add labels",
+    },
+    "remove": {
+        "title": "Remove labels",
+        "verb": "remove",
+        "lead": "Choose labels to remove from",
+        "button": "Remove labels",
+    },
+}
+
+
+@dataclass(frozen=True)
+class LabelOption:
+    pk: int
+    name: str
+    on: int  # how many of the selected campaigns carry it
+
+
+def _form_errors(form: forms.Form) -> list[str]:
+    return [str(error) for errors in form.errors.values() for error in errors]
+
+
+def _domain_errors(exc: DomainError) -> list[str]:
+    details = [m for msgs in exc.errors.values() for m in msgs if m != exc.message]
+    return [exc.message, *details]
+
+
+@role_required(Perm.EDIT)
+@require_POST
+def campaign_bulk_labels(request: HttpRequest) -> HttpResponse:
+    """The label picker for the selected campaigns (`op` add or remove), and, with `apply`,
+    the change: new names are created first (all or none), then each campaign is changed in
+    its own transaction and reported on, like the other bulk actions."""
+    back = _safe_next(request, reverse("campaigns:list"))
+    form = BulkLabelsForm(request.POST)
+    form.is_valid()
+    if "op" in form.errors or "ids" in form.errors:
+        for error in form.errors.get("op", []) + form.errors.get("ids", []):
+            messages.error(request, error)
+        return _go(request, back)
+    op, ids = form.cleaned_data["op"], form.cleaned_data["ids"]
+    campaigns = selectors.campaigns_by_ids(user=request.user, ids=ids)
+    if not campaigns:
+        messages.error(request, "None of the selected campaigns exist any more.")
+        return _go(request, back)
+    rows = [(c, rules.editable_sections(c)[Section.LABELS]) for c in campaigns]
+
+    errors: list[str] = []
+    if "apply" in request.POST:
+        if not form.is_valid():
+            errors = _form_errors(form)
+        elif not any(reason is None for _, reason in rows):
+            errors = [
+                "None of the selected campaigns can change labels now; nothing was created "
+                "or changed."
+            ]
+        else:
+            names = {c.pk: c.name for c in campaigns}
+            outcome = _apply_labels(request, form, back, names)
+            if isinstance(outcome, HttpResponse):
+                return outcome
+            errors = outcome
+
+    counts = selectors.label_counts_on(campaign_ids=[c.pk for c in campaigns])
+    if op == "add":
+        options = [
+            LabelOption(pk, name, counts.get(pk, ("", 0))[1]) for pk, name in label_choices()
+        ]
+    else:
+        options = [LabelOption(pk, name, n) for pk, (name, n) in counts.items()]
+    posted_new = form.cleaned_data.get("new") or _posted_names(request)
+    refusals: dict[str, int] = {}
+    for _, reason in rows:
+        if reason:
+            refusals[reason] = refusals.get(reason, 0) + 1
+    context = {
+        "op": op,
+        "text": LABELS_TEXT[op],
+        "rows": rows,
+        "allowed_count": sum(1 for _, reason in rows if reason is None),
+        "refusals": refusals,
+        "options": options,
+        "checked": set(form.cleaned_data.get("label") or _posted_ids(request)),
+        # Valid new names come back ticked in the list; a broken one back in the input.
+        "new_names": [n for n in posted_new if not label_rules.name_problems(n)],
+        "typed_name": next((n for n in posted_new if label_rules.name_problems(n)), ""),
+        "errors": errors,
+        "next": back,
+        "in_dialog": _is_htmx(request),
+        "rules_text": label_rules.RULES_TEXT,
+    }
+    template = (
+        "campaigns/_labels_picker.html" if _is_htmx(request) else "campaigns/labels_picker.html"
+    )
+    return render(request, template, context)
+
+
+def _posted_ids(request: HttpRequest) -> list[int]:
+    """The ticked label ids as posted, for showing the picker again after an error."""
+    return [int(v) for v in request.POST.getlist("label") if v.isascii() and v.isdigit()]
+
+
+def _posted_names(request: HttpRequest) -> list[str]:
+    return unique_names(request.POST.getlist("new"))[:50]
+
+
+def _apply_labels(
+    request: HttpRequest, form: BulkLabelsForm, back: str, campaign_names: dict[int, str]
+) -> HttpResponse | list[str]:
+    """Create the new names, apply, keep the per-campaign results for the list; or the errors."""
+    op, ids = form.cleaned_data["op"], form.cleaned_data["ids"]
+    chosen: list[int] = form.cleaned_data["label"]
+    names: list[str] = form.cleaned_data["new"]
+    created: list[str] = []
+    if names:
+        before = set(Label.objects.values_list("pk", flat=True))
+        try:
+            # All the new names or none: the 901st label refuses the ones before it too.
+            with transaction.atomic():
+                found = label_services.labels_get_or_create(actor=request.user, names=names)
+        except DomainError as exc:
+            return _domain_errors(exc)
+        created = [label.name for label in found if label.pk not in before]
+        chosen = chosen + [label.pk for label in found if label.pk not in chosen]
+    add, remove = (chosen, []) if op == "add" else ([], chosen)
+    try:
+        results = services.campaigns_bulk_labels(
+            actor=request.user, ids=ids, add=add, remove=remove
+        )
+    except DomainError as exc:
+        return _domain_errors(exc)
+    names_by_id = dict(Label.objects.filter(pk__in=chosen).values_list("pk", "name"))
+    chosen_names = ", ".join(names_by_id[pk] for pk in chosen if pk in names_by_id)
+    request.session[BULK_RESULTS_KEY] = {
+        "action": "labels",
+        "title": f"{LABELS_TEXT[op]['title']} ({chosen_names})",
+        "done": sum(1 for r in results if r.ok and r.code == "done"),
+        "unchanged": sum(1 for r in results if r.ok and r.code == "unchanged"),
+        "refused": sum(1 for r in results if not r.ok),
+        "note": (
+            f"Created the new label{'s' if len(created) != 1 else ''} "
+            + ", ".join(f"“{name}”" for name in created)
+            + "."
+            if created
+            else ""
+        ),
+        "rows": [
+            {
+                "id": r.id,
+                "name": r.name or campaign_names.get(r.id, f"Campaign {r.id}"),
+                "ok": r.ok,
+                "code": r.code,
+                "message": r.message,
+            }
+            for r in results
+        ],
+    }
+    return _go(request, back)
+
+
+# ---------------------------------------------------------------------------------------------
 # One campaign
 # ---------------------------------------------------------------------------------------------
 @role_required(Perm.VIEW)
@@ -247,9 +435,10 @@ def campaign_create(request: HttpRequest) -> HttpResponse:
     if request.method == "POST":
         form = CampaignForm(request.POST)
         if form.is_valid():
-            data = form.service_data()
             try:
-                campaign = services.campaign_create(actor=request.user, **data)
+                with transaction.atomic():
+                    data = _with_new_labels(request, form)
+                    campaign = services.campaign_create(actor=request.user, **data)
             except DomainError as exc:
                 form.add_service_errors(exc.errors, exc.message)
             else:
@@ -280,15 +469,34 @@ def campaign_edit(request: HttpRequest, pk: int) -> HttpResponse:
     form = CampaignForm.for_campaign(campaign, request.POST if request.method == "POST" else None)
     if request.method == "POST" and form.is_valid():
         try:
-            services.campaign_update(
-                actor=request.user, campaign_id=campaign.pk, data=form.service_data()
-            )
+            with transaction.atomic():
+                data = _with_new_labels(request, form)
+                services.campaign_update(actor=request.user, campaign_id=campaign.pk, data=data)
         except DomainError as exc:
             form.add_service_errors(exc.errors, exc.message)
         else:
             messages.success(request, "Your changes were saved.")
             return redirect("campaigns:detail", pk=campaign.pk)
     return _render_form(request, form, campaign)
+
+
+def _with_new_labels(request: HttpRequest, form: CampaignForm) -> dict[str, Any]:
+    """The form's data for the service, with the labels typed into "New labels" created (or
+    found, ignoring case) and added. Run it in the transaction that saves the campaign, so a
+    refused save leaves no new labels behind."""
+    data = form.service_data()
+    names = form.new_label_names
+    if names:
+        try:
+            found = label_services.labels_get_or_create(actor=request.user, names=names)
+        except DomainError as exc:
+            # The labels service names the field "name"; on this form it is "New labels".
+            texts = [m for msgs in exc.errors.values() for m in msgs] or [exc.message]
+            raise type(exc)(exc.message, errors={"new_labels": texts}) from exc
+        data["labels"] = list(
+            dict.fromkeys([*data.get("labels", []), *(label.pk for label in found)])
+        )
+    return data
 
 
 JSON_HELP = {

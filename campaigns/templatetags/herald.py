@@ -297,6 +297,8 @@ def audit_details(entry: CampaignAudit) -> list[dict[str, str | None]]:
                 lines.append(
                     {"text": f"Name: “{change.get('old')}” → “{change.get('new')}”", "url": None}
                 )
+            elif name == "labels" and isinstance(change, dict):
+                lines.append({"text": _labels_text(change), "url": None})
             else:
                 lines.append({"text": f"{name.capitalize()} changed", "url": None})
     for key, prefix in (("clone", "Cloned as"), ("cloned_from", "Cloned from")):
@@ -318,6 +320,34 @@ def audit_details(entry: CampaignAudit) -> list[dict[str, str | None]]:
     return lines
 
 
+def _labels_text(change: dict[str, Any]) -> str:
+    """The timeline's line for a label change ("Labels: added Onboarding; removed Reengage"),
+    from the names the audit row kept, so a later rename does not rewrite history. Rows written
+    before names were kept have only ids: they say "Labels changed"."""
+
+    def names(key: str) -> list[str]:
+        items = change.get(key)
+        if not isinstance(items, list):
+            return []
+        return [
+            str(item.get("name") or f"#{item.get('id')}") if isinstance(item, dict) else str(item)
+            for item in items
+        ]
+
+    added, removed = names("added"), names("removed")
+    if not added and not removed:
+        return "Labels changed"
+    parts = []
+    if added:
+        parts.append("added " + ", ".join(added))
+    if removed:
+        parts.append("removed " + ", ".join(removed))
+    text = "Labels: " + "; ".join(parts)
+    if change.get("reason"):
+        text += f" ({change['reason']})"
+    return text
+
+
 @register.filter
 def local_iso(value: dt.datetime | None) -> str:
     return value.isoformat(timespec="seconds") if value else ""
@@ -330,13 +360,17 @@ def textarea_rows(text: str | None) -> int:
 
 
 @register.simple_tag
-def label_options(labels: Iterable[tuple[int, str]], selected: int | None) -> str:
-    """The label filter's <option>s, built in one pass: up to 900 labels on every list page
-    cost ~25 ms through the template engine and about 1 ms here."""
+def label_checkboxes(
+    labels: Iterable[tuple[int, str]], selected: Iterable[int], name: str = "label"
+) -> str:
+    """The label filter's checkbox list, built in one pass: 900 labels through the template engine cost ~25 ms."""
+    chosen = set(selected)
+    field = escape(name)
     return mark_safe(  # noqa: S308 - every interpolated value is an int or escaped
         "".join(
-            f'<option value="{int(pk)}"{" selected" if pk == selected else ""}>{escape(name)}</option>'
-            for pk, name in labels
+            f'<li><label><input type="checkbox" name="{field}" value="{int(pk)}"'
+            f"{' checked' if pk in chosen else ''}> {escape(label)}</label></li>"
+            for pk, label in labels
         )
     )
 

@@ -181,7 +181,7 @@ def test_create_publish_and_stop_a_campaign_through_the_pages(
     # A new channel brings its own example into the untouched What.
     page.get_by_label("Channel").select_option("email")
     expect(page.locator("textarea[name=what]")).to_contain_text("from_email")
-    page.get_by_label("Labels").select_option(label="Newsletter")
+    page.get_by_label("Labels", exact=True).select_option(label="Newsletter")
     screenshot("new")
     page.get_by_role("button", name="Create draft").click()
 

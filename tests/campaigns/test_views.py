@@ -15,6 +15,7 @@ from campaigns import examples
 from campaigns.choices import Action, CampaignType, Channel, Delivery, Status
 from campaigns.models import Campaign, CampaignAudit
 from campaigns.validation import validate_campaign, validate_what, validate_when, validate_who
+from labels.models import Label
 from tests.factories import push_what
 
 pytestmark = pytest.mark.django_db
@@ -500,7 +501,16 @@ def test_edit_form_of_a_running_campaign_locks_all_but_what(browser, campaign_fa
     url = reverse("campaigns:edit", args=[campaign.pk])
     response = browser.get(url)
     form = response.context["form"]
-    assert set(form.locks) == {"name", "labels", "who", "when", "channel", "type", "delivery"}
+    assert set(form.locks) == {
+        "name",
+        "labels",
+        "new_labels",
+        "who",
+        "when",
+        "channel",
+        "type",
+        "delivery",
+    }
     assert all(form.fields[name].disabled for name in form.locks)
     page = text(response)
     assert "Locked: Running: only What can change." in page
@@ -567,3 +577,372 @@ def test_the_example_replaces_an_untouched_section_and_keeps_the_users_edits(bro
         EXAMPLE, {"part": "when", "delivery": "action", "when": "", "when_pristine": ""}
     )
     assert "Added To Cart" in response.content.decode()
+
+
+# ---------------------------------------------------------------------------------------------
+# Labels on All Campaigns: the bulk picker, the any-of filter
+# ---------------------------------------------------------------------------------------------
+LABELS = reverse("campaigns:labels")
+
+
+def picker(client, op: str, ids: list[int], **data):
+    return client.post(LABELS, {"op": op, "ids": ids, "next": LIST, **data}, HTTP_HX_REQUEST="true")
+
+
+def label_names(campaign: Campaign) -> list[str]:
+    return sorted(campaign.labels.values_list("name", flat=True))
+
+
+def test_the_bulk_bar_offers_add_and_remove_labels_to_those_who_may_edit(
+    browser, client_for, outsider
+):
+    html = browser.get(LIST).content.decode()
+    assert f'formaction="{LABELS}"' in html
+    assert ">Add labels</button>" in html and ">Remove labels</button>" in html
+
+
+def test_the_add_picker_lists_every_label_and_how_many_selected_campaigns_carry_it(
+    browser, campaign_factory, label_factory
+):
+    onboarding, reengage = label_factory(name="Onboarding"), label_factory(name="Reengage")
+    first, second = campaign_factory(name="First"), campaign_factory(name="Second")
+    first.labels.add(onboarding)
+    response = picker(browser, "add", [first.pk, second.pk])
+    html = response.content.decode()
+    assert "<html" not in html and "data-close-dialog" in html
+    assert [o.name for o in response.context["options"]] == ["Onboarding", "Reengage"]
+    page = text(response)
+    assert "Choose labels to add to 2 selected campaigns" in page
+    assert "Onboarding on 1 of 2" in page
+    assert 'name="new"' in html and f'hx-get="{reverse("labels:check")}"' in html
+    assert reengage.pk and Campaign.objects.get(pk=second.pk).labels.count() == 0
+
+
+def test_without_javascript_the_picker_is_a_page(browser, campaign_factory):
+    campaign = campaign_factory()
+    response = browser.post(LABELS, {"op": "add", "ids": [campaign.pk], "next": LIST})
+    html = response.content.decode()
+    assert "<html" in html and "Add labels" in text(response)
+    assert f'href="{LIST}" role="button"' in html  # Cancel goes back to the list
+
+
+def test_adding_existing_and_new_labels_reports_each_campaign(
+    browser, marketer, campaign_factory, label_factory
+):
+    onboarding = label_factory(name="Onboarding")
+    draft = campaign_factory(name="Draft one", status=Status.DRAFT)
+    has_it = campaign_factory(name="Has both", status=Status.DRAFT)
+    has_it.labels.add(onboarding, label_factory(name="Promo"))
+    running = campaign_factory(name="Live one", status=Status.RUNNING)
+    archived = campaign_factory(name="Old one", status=Status.COMPLETED, archived_at=timezone.now())
+    ids = [draft.pk, has_it.pk, running.pk, archived.pk]
+
+    response = picker(browser, "add", ids, apply="1", label=[onboarding.pk], new=["  promo "])
+    assert response["HX-Redirect"] == LIST
+    assert label_names(draft) == ["Onboarding", "Promo"]
+    assert label_names(running) == [] and label_names(archived) == []
+    # "promo" is the existing "Promo", not a second label.
+    assert Label.objects.filter(name__iexact="promo").count() == 1
+
+    page = text(browser.get(LIST))
+    assert "Add labels (Onboarding, Promo): 1 done, 1 unchanged, 2 refused" in page
+    assert "Draft one Labels updated." in page
+    assert "Has both Already as asked; nothing to change." in page
+    assert "Live one Refused: Labels are locked: Running: only What can change." in page
+    assert "Old one Refused:" in page and "read-only" in page
+    timeline = text(browser.get(reverse("campaigns:detail", args=[draft.pk])))
+    assert "Labels: added Onboarding, Promo" in timeline
+
+
+def test_a_new_label_is_created_inline_and_the_panel_says_so(browser, marketer, campaign_factory):
+    campaign = campaign_factory()
+    picker(browser, "add", [campaign.pk], apply="1", new=["Score Updates", "Reengage"])
+    assert label_names(campaign) == ["Reengage", "Score Updates"]
+    assert Label.objects.get(name="Reengage").created_by == marketer
+    page = text(browser.get(LIST))
+    assert "Created the new labels “Score Updates”, “Reengage”." in page
+
+
+@pytest.mark.parametrize(
+    ("new", "error"),
+    [
+        ("Promo!", "“Promo!”: Label names cannot contain !."),
+        ("%Sale", "“%Sale”: Label names cannot start with or contain %."),
+        ("x" * 65, "At most 64 characters (65 given)."),
+    ],
+)
+def test_a_bad_new_name_is_shown_on_the_picker_and_nothing_changes(
+    new, error, browser, campaign_factory, label_factory
+):
+    onboarding = label_factory(name="Onboarding")
+    campaign = campaign_factory()
+    response = picker(
+        browser, "add", [campaign.pk], apply="1", label=[onboarding.pk], new=["Fine", new]
+    )
+    assert response.status_code == 200 and "HX-Redirect" not in response
+    page = text(response)
+    assert error in page and "Nothing was changed." in page
+    assert label_names(campaign) == []
+    assert list(Label.objects.values_list("name", flat=True)) == ["Onboarding"]
+    # The choices are kept: the good name ticked in the list, the bad one back in the input.
+    assert response.context["checked"] == {onboarding.pk}
+    assert response.context["new_names"] == ["Fine"]
+    assert response.context["typed_name"] == new
+
+
+def test_the_901st_label_from_the_picker_creates_none_and_changes_nothing(
+    browser, campaign_factory
+):
+    Label.objects.bulk_create(Label(name=f"L{i}") for i in range(899))
+    campaign = campaign_factory()
+    response = picker(browser, "add", [campaign.pk], apply="1", new=["New one", "One too many"])
+    assert "The limit of 900 labels is reached." in text(response)
+    assert Label.objects.count() == 899 and label_names(campaign) == []
+
+
+def test_choosing_no_label_says_so(browser, campaign_factory):
+    campaign = campaign_factory()
+    response = picker(browser, "add", [campaign.pk], apply="1")
+    assert "Choose at least one label to add or type a new one." in text(response)
+    response = picker(browser, "remove", [campaign.pk], apply="1")
+    assert "Choose at least one label to remove." in text(response)
+
+
+def test_an_unknown_label_id_changes_nothing(browser, campaign_factory, label_factory):
+    campaign = campaign_factory()
+    response = picker(browser, "add", [campaign.pk], apply="1", label=["abc"])
+    assert "Unknown label abc." in text(response)
+    response = picker(browser, "add", [campaign.pk], apply="1", label=[987654])
+    assert "Label 987654 does not exist." in text(response)
+    assert label_names(campaign) == []
+
+
+def test_when_no_selected_campaign_can_take_labels_nothing_is_created(browser, campaign_factory):
+    archived = campaign_factory(status=Status.COMPLETED, archived_at=timezone.now())
+    running = campaign_factory(status=Status.RUNNING)
+    response = picker(browser, "add", [archived.pk, running.pk])
+    page = text(response)
+    assert "2 will be skipped" not in page  # each reason is counted on its own line
+    assert "1 will be skipped: Running: only What can change." in page
+    assert re.search(r"<button type=\"submit\" disabled>Add labels", response.content.decode())
+
+    response = picker(browser, "add", [archived.pk, running.pk], apply="1", new=["Promo"])
+    assert "None of the selected campaigns can change labels now" in text(response)
+    assert not Label.objects.exists()
+
+
+def test_selected_campaigns_that_do_not_exist_send_the_user_back(browser):
+    response = browser.post(LABELS, {"op": "add", "ids": [424242], "next": LIST}, follow=True)
+    assert "None of the selected campaigns exist any more." in text(response)
+    response = browser.post(LABELS, {"op": "add", "next": LIST}, follow=True)
+    assert "This field is required." in text(response) or "Select at least one" in text(response)
+
+
+def test_the_remove_picker_lists_only_labels_on_the_selection(
+    browser, campaign_factory, label_factory
+):
+    onboarding, reengage = label_factory(name="Onboarding"), label_factory(name="Reengage")
+    label_factory(name="Unused")
+    first, second = campaign_factory(name="First"), campaign_factory(name="Second")
+    first.labels.add(onboarding, reengage)
+    second.labels.add(onboarding)
+    response = picker(browser, "remove", [first.pk, second.pk])
+    assert [(o.name, o.on) for o in response.context["options"]] == [
+        ("Onboarding", 2),
+        ("Reengage", 1),
+    ]
+    assert 'name="new"' not in response.content.decode()
+
+    response = picker(browser, "remove", [first.pk, second.pk], apply="1", label=[onboarding.pk])
+    assert response["HX-Redirect"] == LIST
+    assert label_names(first) == ["Reengage"] and label_names(second) == []
+    page = text(browser.get(LIST))
+    assert "Remove labels (Onboarding): 2 done" in page
+    timeline = text(browser.get(reverse("campaigns:detail", args=[second.pk])))
+    assert "Labels: removed Onboarding" in timeline
+
+
+def test_removing_never_creates_labels(browser, campaign_factory, label_factory):
+    label = label_factory(name="Onboarding")
+    campaign = campaign_factory()
+    campaign.labels.add(label)
+    picker(browser, "remove", [campaign.pk], apply="1", label=[label.pk], new=["Sneaky"])
+    assert list(Label.objects.values_list("name", flat=True)) == ["Onboarding"]
+    assert label_names(campaign) == []
+
+
+def test_outsiders_cannot_open_the_picker_or_apply(client_for, outsider, campaign_factory):
+    campaign = campaign_factory()
+    client = client_for(outsider)
+    response = client.post(LABELS, {"op": "add", "ids": [campaign.pk], "apply": "1", "new": "X"})
+    assert response.status_code == 403
+    assert not Label.objects.exists()
+
+
+def test_an_approver_may_apply_labels_too(client_for, approver, campaign_factory):
+    campaign = campaign_factory()
+    response = picker(client_for(approver), "add", [campaign.pk], apply="1", new=["Reviewed"])
+    assert response["HX-Redirect"] == LIST
+    assert label_names(campaign) == ["Reviewed"]
+
+
+def test_the_label_filter_matches_any_of_the_ticked_labels_without_repeating_rows(
+    browser, campaign_factory, label_factory
+):
+    onboarding, reengage = label_factory(name="Onboarding"), label_factory(name="Reengage")
+    both = campaign_factory(name="Both")
+    both.labels.add(onboarding, reengage)
+    campaign_factory(name="Only onboarding").labels.add(onboarding)
+    campaign_factory(name="Only reengage").labels.add(reengage)
+    campaign_factory(name="Neither")
+
+    response = browser.get(LIST, {"label": [onboarding.pk, reengage.pk]})
+    names = sorted(c.name for c in response.context["page"])
+    assert names == ["Both", "Only onboarding", "Only reengage"]
+    counts = {label: n for _, label, n, _ in response.context["quick_filters"]}
+    assert counts["All"] == 3 and counts["Draft"] == 3
+    html = response.content.decode()
+    assert f'value="{onboarding.pk}" checked' in html and f'value="{reengage.pk}" checked' in html
+    assert response.context["label_summary"] == "Onboarding, Reengage"
+
+    response = browser.get(LIST, {"label": [reengage.pk]})
+    assert sorted(c.name for c in response.context["page"]) == ["Both", "Only reengage"]
+
+
+def test_unknown_labels_in_the_filter_are_ignored_with_a_note(
+    browser, campaign_factory, label_factory
+):
+    onboarding = label_factory(name="Onboarding")
+    campaign_factory(name="Tagged").labels.add(onboarding)
+    campaign_factory(name="Plain")
+
+    response = browser.get(LIST, {"label": [onboarding.pk, 999999, "abc"]})
+    assert response.status_code == 200
+    assert [c.name for c in response.context["page"]] == ["Tagged"]
+    page = text(response)
+    assert "The label filter ignored 2 labels that do not exist (abc, 999999)" in page
+
+    # Only unknown labels: no label filter at all, rather than an empty page.
+    response = browser.get(LIST, {"label": "999999"})
+    assert sorted(c.name for c in response.context["page"]) == ["Plain", "Tagged"]
+    assert "ignored 1 label that does not exist (999999)" in text(response)
+
+
+def test_the_label_filter_costs_no_extra_query(
+    browser, campaign_factory, label_factory, django_assert_max_num_queries
+):
+    labels = [label_factory() for _ in range(3)]
+    for _ in range(5):
+        campaign_factory().labels.set(labels)
+    with django_assert_max_num_queries(8):
+        response = browser.get(LIST, {"label": [labels[0].pk, labels[1].pk]})
+    assert len(response.context["page"]) == 5
+
+
+# ---------------------------------------------------------------------------------------------
+# Labels in the campaign editor, and in the timeline
+# ---------------------------------------------------------------------------------------------
+def test_the_editor_creates_new_labels_by_name_and_adds_them(browser, label_factory):
+    existing = label_factory(name="Onboarding")
+    response = browser.post(
+        CREATE,
+        form_data(labels=[existing.pk], new_labels="Score Updates, onboarding,  Reengage "),
+        follow=True,
+    )
+    campaign = Campaign.objects.get(name="Weekly digest")
+    assert label_names(campaign) == ["Onboarding", "Reengage", "Score Updates"]
+    assert Label.objects.count() == 3
+    assert "was created as a draft" in text(response)
+
+
+@pytest.mark.parametrize(
+    ("new_labels", "error"),
+    [
+        ("Good, Bad!", "“Bad!”: Label names cannot contain !."),
+        ("<b>", "“<b>”: Label names cannot start with or contain > <."),
+        ("x" * 65, "At most 64 characters (65 given)."),
+    ],
+)
+def test_bad_new_label_names_are_errors_on_the_field_and_nothing_is_saved(
+    new_labels, error, browser
+):
+    response = browser.post(CREATE, form_data(new_labels=new_labels))
+    assert response.status_code == 200
+    errors = response.context["form"].errors["new_labels"]
+    assert any(error in e for e in errors)
+    assert Campaign.objects.count() == 0 and Label.objects.count() == 0
+
+
+def test_new_labels_are_not_kept_when_the_campaign_is_refused(browser):
+    response = browser.post(
+        CREATE, form_data(new_labels="Promo", what=json.dumps({"message": {"title": "x"}}))
+    )
+    assert "what.message.body: This field is required." in response.context["form"].errors["what"]
+    assert Campaign.objects.count() == 0 and Label.objects.count() == 0
+
+
+def test_the_901st_label_from_the_editor_is_an_error_on_the_field(browser):
+    Label.objects.bulk_create(Label(name=f"L{i}") for i in range(900))
+    response = browser.post(CREATE, form_data(new_labels="One too many"))
+    assert "The limit of 900 labels is reached." in response.context["form"].errors["new_labels"]
+    assert Campaign.objects.count() == 0
+
+
+def test_editing_adds_new_labels_and_the_timeline_names_them(
+    browser, campaign_factory, label_factory
+):
+    reengage = label_factory(name="Reengage")
+    campaign = campaign_factory(name="Digest", status=Status.DRAFT)
+    campaign.labels.add(reengage)
+    url = reverse("campaigns:edit", args=[campaign.pk])
+    data = form_data(
+        name="Digest",
+        what=json.dumps(campaign.what),
+        when=json.dumps(campaign.when),
+        who=json.dumps(campaign.who),
+        new_labels="Onboarding",
+    )
+    response = browser.post(url, data, follow=True)
+    assert "Your changes were saved." in text(response)
+    assert label_names(campaign) == ["Onboarding"]
+    assert "Labels: added Onboarding; removed Reengage" in text(response)
+
+
+def test_the_editor_locks_new_labels_with_the_labels(browser, campaign_factory):
+    campaign = campaign_factory(status=Status.RUNNING)
+    url = reverse("campaigns:edit", args=[campaign.pk])
+    form = browser.get(url).context["form"]
+    assert form.fields["new_labels"].disabled
+    browser.post(url, form_data(what=json.dumps(push_what("New")), new_labels="Sneaky"))
+    assert not Label.objects.exists() and label_names(campaign) == []
+
+
+def test_the_timeline_keeps_label_names_as_they_were(browser, marketer, campaign_factory):
+    campaign = campaign_factory()
+    CampaignAudit.objects.create(
+        campaign=campaign,
+        actor=marketer,
+        action=Action.EDIT,
+        from_status="draft",
+        to_status="draft",
+        changes={
+            "labels": {
+                "old": [1],
+                "new": [2],
+                "added": [{"id": 2, "name": "Onboarding"}],
+                "removed": [{"id": 1, "name": "Reengage"}],
+            }
+        },
+    )
+    CampaignAudit.objects.create(
+        campaign=campaign,
+        action=Action.EDIT,
+        changes={"labels": {"removed": [{"id": 3, "name": "Promo"}], "reason": "label deleted"}},
+    )
+    CampaignAudit.objects.create(
+        campaign=campaign, action=Action.EDIT, changes={"labels": {"old": [1], "new": []}}
+    )
+    page = text(browser.get(reverse("campaigns:detail", args=[campaign.pk])))
+    assert "Labels: added Onboarding; removed Reengage" in page
+    assert "Labels: removed Promo (label deleted)" in page
+    assert "Labels changed" in page
