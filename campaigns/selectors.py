@@ -3,120 +3,84 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, replace
 from typing import Any
 
-from django.db.models import Count, Exists, OuterRef, Prefetch, QuerySet
+from django.db.models import Count, Prefetch, QuerySet
 
-from campaigns.choices import CampaignType, Channel, Delivery, Status
+from campaigns.choices import Status
+from campaigns.filters import (
+    QUICK_FILTERS,
+    QUICK_STATUSES,
+    CampaignFilterSet,
+    cleaned_without_errors,
+    quick_condition,
+)
 from campaigns.models import Campaign, CampaignAudit
 from labels.models import Label
 
-# A URL can name at most this many labels to filter by; more are dropped, not an error.
-MAX_FILTER_LABELS = 900
 
-
-@dataclass(frozen=True)
-class CampaignFilters:
-    """The All Campaigns page's state, read from its query string (so every view is a bookmark)."""
-
-    status: str = ""
-    q: str = ""
-    archived: bool = False
-    channel: str = ""
-    type: str = ""
-    delivery: str = ""
-    # Any of these labels (?label=1&label=2); ids that name no label are moved to ignored_labels
-    # by known_labels(), so the page can say so instead of showing nothing.
-    labels: tuple[int, ...] = ()
-    ignored_labels: tuple[str, ...] = ()
-
-    @classmethod
-    def from_query(cls, query: Mapping[str, Any]) -> CampaignFilters:
-        def choice(key: str, choices: Any) -> str:
-            value = query.get(key, "")
-            return value if value in choices.values else ""
-
-        raw_labels = query.getlist("label") if hasattr(query, "getlist") else [query.get("label")]
-        labels: list[int] = []
-        ignored: list[str] = []
-        for raw in raw_labels:
-            text = str(raw or "").strip()
-            if not text:
-                continue  # "All labels"
-            if text.isascii() and text.isdigit() and 0 < int(text) < 2**63:
-                if int(text) not in labels:
-                    labels.append(int(text))
-            elif text[:20] not in ignored:
-                ignored.append(text[:20])
-        return cls(
-            status=choice("status", Status),
-            q=query.get("q", "").strip()[:200],
-            archived=query.get("archived", "") in ("1", "on", "true"),
-            channel=choice("channel", Channel),
-            type=choice("type", CampaignType),
-            delivery=choice("delivery", Delivery),
-            labels=tuple(labels[:MAX_FILTER_LABELS]),
-            ignored_labels=tuple(ignored[:MAX_FILTER_LABELS]),
-        )
-
-    def known_labels(self, known: Iterable[int]) -> CampaignFilters:
-        """The same filters with label ids that name no label moved to ignored_labels."""
-        known_ids = set(known)
-        return replace(
-            self,
-            labels=tuple(pk for pk in self.labels if pk in known_ids),
-            ignored_labels=self.ignored_labels
-            + tuple(str(pk) for pk in self.labels if pk not in known_ids),
-        )
-
-    @property
-    def refined(self) -> bool:
-        """Whether any filter beyond status and search is on (the filter panel opens when it is)."""
-        return bool(self.channel or self.type or self.delivery or self.labels)
-
-
-def campaigns_filtered(*, user: Any, filters: CampaignFilters) -> QuerySet[Campaign]:
-    """Visible campaigns matching every filter except status (the quick filters count across it)."""
-    qs = Campaign.objects.visible_to(user)
-    if not filters.archived:
-        qs = qs.active()
-    if filters.q:
-        qs = qs.filter(name__icontains=filters.q)
-    if filters.channel:
-        qs = qs.filter(channel=filters.channel)
-    if filters.type:
-        qs = qs.filter(type=filters.type)
-    if filters.delivery:
-        qs = qs.filter(delivery=filters.delivery)
-    if filters.labels:
-        # EXISTS rather than a join: a campaign carrying two of the labels is still one row.
-        links = Campaign.labels.through.objects.filter(
-            campaign_id=OuterRef("pk"), label_id__in=filters.labels
-        )
-        qs = qs.filter(Exists(links))
-    return qs
-
-
-def campaign_list(*, user: Any, filters: CampaignFilters) -> QuerySet[Campaign]:
-    """The rows of the All Campaigns table; a page of it costs the same few queries at any size."""
-    qs = campaigns_filtered(user=user, filters=filters)
-    if filters.status:
-        qs = qs.filter(status=filters.status)
+def campaign_page_rows(qs: QuerySet[Campaign]) -> QuerySet[Campaign]:
+    """The rows of the campaigns table (page or API) with what each row shows: its creator (a
+    join) and its labels by name (one query for the whole page), so a page costs the same at
+    any size."""
     return qs.select_related("created_by").prefetch_related(
         Prefetch("labels", queryset=Label.objects.order_by("name"))
     )
 
 
-def status_counts(*, user: Any, filters: CampaignFilters) -> dict[str, int]:
-    """Campaigns per status under the other filters, in one GROUP BY query."""
-    rows = (
-        campaigns_filtered(user=user, filters=filters)
-        .order_by()
-        .values_list("status")
-        .annotate(n=Count("id"))
+def list_counts(
+    *,
+    user: Any,
+    filterset_data: Mapping[str, Any] | None,
+    request: Any = None,
+    filterset: CampaignFilterSet | None = None,
+) -> dict[str, Any]:
+    """The chip counts of All Campaigns and the size of the current selection, in one query.
+
+    {"status": {status: n} (every status), "quick": {quick filter: n} (every one),
+    "total": n}. The status and quick counts are taken under every filter except status and
+    quick (so each chip says what choosing it would show); "total" counts the selection itself,
+    status and quick included, so the page needs no COUNT(*) of its own.
+
+    One SELECT over the filtered campaigns, grouped by status (at most eight rows), with a
+    conditional aggregate (COUNT(*) FILTER (WHERE ...)) for each quick filter that is not a
+    status ("mine") and one for the selection. The quick filters that are a status are read
+    from the groups. Grouping costs one comparison per row where a FILTER per status cost
+    eight: 5.7 ms against 13.4 ms over 66,000 live campaigns (docs/performance.md).
+
+    Parameters the filters do not understand are left out, as the page does; pass `filterset`
+    when it has been validated already (it saves the label and creator look-ups a second time).
+    """
+    if filterset is None:
+        filterset, _ = cleaned_without_errors(
+            filterset_data, queryset=Campaign.objects.visible_to(user), request=request
+        )
+    mine = filterset.user if filterset.user is not None else user
+    base = filterset.filter_queryset_except(
+        filterset.queryset.all(), (*CampaignFilterSet.SELECTION, "ordering")
     )
-    return {status: n for status, n in rows}
+    # Quick filters that are one status come from the groups; the others are counted apart.
+    apart = {
+        name: quick_condition(name, mine) for name in QUICK_FILTERS if name not in QUICK_STATUSES
+    }
+    selection = filterset.selection_condition()
+    aggregates: dict[str, Count] = {"n": Count("id")}
+    aggregates |= {f"quick_{name}": Count("id", filter=c) for name, c in apart.items()}
+    if selection is not None:
+        aggregates["selected"] = Count("id", filter=selection)
+    rows = base.order_by().values("status").annotate(**aggregates)
+
+    status = dict.fromkeys(Status.values, 0)
+    quick = dict.fromkeys(QUICK_FILTERS, 0)
+    total = 0
+    for row in rows:
+        status[row["status"]] = row["n"]
+        for name in apart:
+            quick[name] += row[f"quick_{name}"]
+        total += row["selected"] if selection is not None else row["n"]
+    for name, state in QUICK_STATUSES.items():
+        quick[name] = status[state]
+    return {"status": status, "quick": quick, "total": total}
 
 
 def campaign_detail(*, user: Any, campaign_id: int) -> Campaign:

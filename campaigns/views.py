@@ -3,27 +3,49 @@ and renders; the rules and their reasons come from campaigns.rules, never from h
 
 from __future__ import annotations
 
+import datetime as dt
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
 from django import forms
 from django.contrib import messages
+from django.contrib.auth import get_user_model
 from django.core.paginator import Paginator
 from django.db import transaction
-from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
+from django.db.models import Exists, OuterRef
+from django.http import (
+    Http404,
+    HttpRequest,
+    HttpResponse,
+    HttpResponseRedirect,
+    JsonResponse,
+    QueryDict,
+)
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
-from django.views.decorators.http import require_http_methods, require_POST
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from accounts.decorators import role_required
 from accounts.roles import Perm, has_perm
 from campaigns import examples, rules, selectors, services
 from campaigns.choices import Action, CampaignType, Channel, Delivery, Section, Status
+from campaigns.filters import (
+    CHANNEL_GROUPS,
+    DEFAULT_ORDERING,
+    FILTER_PARAMETERS,
+    QUICK_FILTERS,
+    CampaignFilterSet,
+    ListValueField,
+    cleaned_without_errors,
+    filter_errors,
+)
 from campaigns.forms import BulkForm, BulkLabelsForm, CampaignForm, json_text
 from campaigns.models import Campaign
+from campaigns.saved_filters import saved_filter_query, saved_filters_for  # saved filters
+from campaigns.services import MAX_BULK
 from config.errors import DomainError
 from labels import rules as label_rules
 from labels import services as label_services
@@ -107,21 +129,208 @@ def _verdict(user: Any, campaign: Campaign, action: Action) -> rules.Verdict:
 # ---------------------------------------------------------------------------------------------
 # All Campaigns
 # ---------------------------------------------------------------------------------------------
+# How a parameter is named on the page: in the active-filter chips and in the notes about values
+# the filters ignored.
+PARAM_TITLES: dict[str, str] = {
+    "status": "Status",
+    "channel": "Channel",
+    "channel_group": "Channel",
+    "type": "Type",
+    "delivery": "Delivery",
+    "created_by": "Created by",
+    "label": "Label",
+    "q": "Search",
+    "archived": "Archived",
+    "created_after": "Created from",
+    "created_before": "Created until",
+    "last_active_after": "Last active from",
+    "last_active_before": "Last active until",
+    "quick": "Quick filter",
+    "ordering": "Sort",
+}
+# The drawer's parameters, in the order their chips are shown above the table. (`channel`, one
+# channel, is the API's; a link may carry it, so it gets a chip too.)
+DRAWER_PARAMS = (
+    "channel_group",
+    "channel",
+    "type",
+    "status",
+    "delivery",
+    "created_by",
+    "label",
+    "last_active_after",
+    "last_active_before",
+    "created_after",
+    "created_before",
+)
+# The first click on a column header: names and statuses A→Z, dates newest first.
+SORT_FIRST = {"name": "", "status": "", "last_active_at": "-", "created_at": "-"}
+# Bookmarks from before the toggle said "all".
+LEGACY_ARCHIVED_ON = ("1", "on", "yes")
+# Parameters the filter form has no field for, sent along as they are when it is submitted.
+CARRIED_PARAMS = ("quick", "ordering", "channel")
+
+
+@dataclass(frozen=True)
+class QuickFilter:
+    value: str  # "" is "All"
+    label: str
+    count: int
+    active: bool
+    url: str
+
+
+@dataclass(frozen=True)
+class Chip:
+    group: str
+    text: str
+    url: str  # this page without that one value
+
+
+@dataclass(frozen=True)
+class Option:
+    value: str
+    label: str
+    checked: bool
+    count: int = 0
+
+
+@dataclass(frozen=True)
+class ListQuery:
+    """The All Campaigns page's state, read from a query string.
+
+    `filterset` is valid: values it could not understand were left out and are described in
+    `problems`. `query` holds the parameters that remain, one value per repeat (no commas), in the
+    same order every time; links, chips and the bulk form's "all matching" are built from it.
+    """
+
+    filterset: CampaignFilterSet
+    query: QueryDict
+    problems: list[str]
+
+    @property
+    def cleaned(self) -> dict[str, Any]:
+        return self.filterset.form.cleaned_data
+
+
+def _list_query(request: HttpRequest, raw: QueryDict) -> ListQuery:
+    """The page's state from a query string (the page's own, or the one a bulk request sends
+    for "all matching"), read by the FilterSet the API uses too."""
+    data = raw.copy()
+    data.pop("page", None)
+    if data.get("archived", "").strip().lower() in LEGACY_ARCHIVED_ON:
+        data["archived"] = "all"
+    queryset = Campaign.objects.visible_to(request.user)
+    problems: list[str] = []
+    # Each pass leaves out the values the last one refused. Refusals can come in turns: a label
+    # id is checked for its form before anyone looks it up, so with `label=abc&label=999` the
+    # deleted 999 comes to light only once "abc" is gone.
+    for _ in range(3):
+        filterset = CampaignFilterSet(data, queryset=queryset, request=request)
+        if filterset.is_valid():
+            return ListQuery(filterset, _normal_query(filterset), problems)
+        problems += _problems(filter_errors(filterset))
+        data = _without_refused(filterset, data)
+    # Never reached with the filters as they are; if it were, whole parameters go.
+    filterset, errors = cleaned_without_errors(data, queryset=queryset, request=request)
+    return ListQuery(filterset, _normal_query(filterset), problems + _problems(errors))
+
+
+def _problems(errors: dict[str, list[str]]) -> list[str]:
+    return [
+        f"{PARAM_TITLES.get(name, name)}: {message}"
+        for name, messages in errors.items()
+        for message in messages
+    ]
+
+
+def _without_refused(filterset: CampaignFilterSet, data: QueryDict) -> QueryDict:
+    """`data` without the values the FilterSet refused: of a list parameter only the bad values
+    (each refusal names its value), of any other parameter the whole of it."""
+    data = data.copy()
+    for name, refusals in filterset.errors.as_data().items():
+        field = filterset.form.fields.get(name)
+        bad = {r.params["value"] for r in refusals if r.params and "value" in r.params}
+        keep: list[str] = []
+        if isinstance(field, ListValueField) and len(bad) == len(refusals):
+            values = field.to_python(field.widget.value_from_datadict(data, {}, name))
+            keep = [value for value in values if value not in bad]
+        if keep:
+            data.setlist(name, keep)
+        else:
+            data.pop(name, None)
+    return data
+
+
+def _normal_query(filterset: CampaignFilterSet) -> QueryDict:
+    """The filter parameters of a valid FilterSet, lists as repeated parameters, empties left out."""
+    query = QueryDict(mutable=True)
+    for name in FILTER_PARAMETERS:
+        field = filterset.form.fields[name]
+        if isinstance(field, ListValueField):
+            values = field.to_python(field.widget.value_from_datadict(filterset.data, {}, name))
+            if values:
+                query.setlist(name, values)
+        elif value := str(filterset.data.get(name) or "").strip():
+            query[name] = value
+    return query
+
+
+def _list_url(
+    query: QueryDict,
+    *,
+    drop: Iterable[str] = (),
+    without: tuple[str, str] | None = None,
+    set_to: tuple[str, str] | None = None,
+) -> str:
+    """The list (page 1) with `query`, minus the parameters in `drop` or the one value
+    `without`, or with one parameter `set_to` a value."""
+    query = query.copy()
+    for key in drop:
+        query.pop(key, None)
+    if without is not None:
+        key, value = without
+        query.setlist(key, [v for v in query.getlist(key) if v != value])
+    if set_to is not None:
+        query[set_to[0]] = set_to[1]
+    text = query.urlencode()
+    return reverse("campaigns:list") + (f"?{text}" if text else "")
+
+
 @role_required(Perm.VIEW)
 def campaign_list(request: HttpRequest) -> HttpResponse:
-    labels = label_choices()
-    # Ids of labels deleted since the link was made are dropped, and the page says so.
-    filters = selectors.CampaignFilters.from_query(request.GET).known_labels(pk for pk, _ in labels)
-    counts = selectors.status_counts(user=request.user, filters=filters)
-    paginator = Paginator(selectors.campaign_list(user=request.user, filters=filters), PAGE_SIZE)
-    # The quick-filter counts already hold the total: no second COUNT(*) over the same rows.
-    paginator.count = counts.get(filters.status, 0) if filters.status else sum(counts.values())
+    state = _list_query(request, request.GET)
+    filterset, query, cleaned = state.filterset, state.query, state.cleaned
+    # The chip counts hold the page's total too: no second COUNT(*) over the same rows.
+    counts = selectors.list_counts(
+        user=request.user, filterset_data=query, request=request, filterset=filterset
+    )
+    paginator = Paginator(selectors.campaign_page_rows(filterset.qs), PAGE_SIZE)
+    paginator.count = counts["total"]
     page = paginator.get_page(request.GET.get("page"))
-    # (status for the query string, label, count, current); None drops status from the URL.
-    quick_filters = [(None, "All", sum(counts.values()), not filters.status)] + [
-        (status.value, status.label, counts.get(status.value, 0), filters.status == status.value)
-        for status in Status
+
+    # "All" shows what choosing it would: the statuses ticked in the drawer, without a quick filter.
+    statuses = cleaned.get("status") or Status.values
+    quick = cleaned.get("quick") or ""
+    quick_filters = [
+        QuickFilter(
+            "",
+            "All",
+            sum(counts["status"][s] for s in statuses),
+            not quick,
+            _list_url(query, drop=["quick"]),
+        )
+    ] + [
+        QuickFilter(
+            key, label, counts["quick"][key], quick == key, _list_url(query, set_to=("quick", key))
+        )
+        for key, label in QUICK_FILTERS.items()
     ]
+    labels = label_choices()
+    label_names = dict(labels)
+    chips = _active_chips(query, label_names)
+    clear_url = _list_url(query, drop=DRAWER_PARAMS)
+    ordering = cleaned.get("ordering") or DEFAULT_ORDERING
     return render(
         request,
         "campaigns/list.html",
@@ -130,14 +339,25 @@ def campaign_list(request: HttpRequest) -> HttpResponse:
             "page_range": page.paginator.get_elided_page_range(
                 page.number, on_each_side=2, on_ends=1
             ),
-            "filters": filters,
+            "total": counts["total"],
+            "query": query,
+            "ordering": ordering,
+            "sort_first": SORT_FIRST,
+            "show_archived": cleaned.get("archived") in ("all", "true"),
+            "is_filtered": bool(set(query) - {"ordering", "archived"}),
+            "filter_problems": state.problems,
+            "carried": [(key, value) for key in CARRIED_PARAMS for value in query.getlist(key)],
             "quick_filters": quick_filters,
-            "channels": Channel.choices,
-            "types": CampaignType.choices,
-            "deliveries": Delivery.choices,
+            "drawer": _drawer(query, cleaned, counts["status"], label_names),
             "labels": labels,
-            "label_summary": _label_summary(labels, filters.labels),
+            "active_chips": chips,
+            "filter_count": len(chips),
+            "clear_url": clear_url,
+            "max_bulk": MAX_BULK,
             "bulk_results": request.session.pop(BULK_RESULTS_KEY, None),
+            # Saved filters (templates/campaigns/_saved_filters.html): the user's, and this view's.
+            "saved_filters": saved_filters_for(request.user),
+            "current_query": saved_filter_query(request.GET),
             "can": {
                 perm: has_perm(request.user, Perm(perm))
                 for perm in ("create", "edit", "stop", "archive", "clone")
@@ -146,15 +366,116 @@ def campaign_list(request: HttpRequest) -> HttpResponse:
     )
 
 
-def _label_summary(labels: list[tuple[int, str]], selected: tuple[int, ...]) -> str:
-    """What the label filter's button says: "All labels", a name, two names, or "Name +3"."""
-    if not selected:
-        return "All labels"
-    wanted = set(selected)
-    names = [name for pk, name in labels if pk in wanted]
-    if len(names) <= 2:
-        return ", ".join(names)
-    return f"{names[0]} +{len(names) - 1}"
+def _drawer(
+    query: QueryDict,
+    cleaned: dict[str, Any],
+    status_counts: dict[str, int],
+    label_names: dict[int, str],
+) -> dict[str, Any]:
+    """The drawer's options with what is ticked, its chips and its dates."""
+
+    def options(name: str, choices: Iterable[tuple[str, str]]) -> list[Option]:
+        chosen = set(query.getlist(name))
+        return [Option(value, label, value in chosen) for value, label in choices]
+
+    label_ids = cleaned.get("label") or []
+    return {
+        "channel_group": options(
+            "channel_group", [(key, label) for key, (label, _) in CHANNEL_GROUPS.items()]
+        ),
+        "type": options("type", CampaignType.choices),
+        "status": [
+            Option(value, label, value in query.getlist("status"), status_counts.get(value, 0))
+            for value, label in Status.choices
+        ],
+        "delivery": options("delivery", Delivery.choices),
+        # As typed (e-mails), not as resolved (user ids): that is what the chips say.
+        "created_by": query.getlist("created_by"),
+        "label": [(pk, label_names.get(pk, f"#{pk}")) for pk in label_ids],
+        "label_ids": label_ids,
+        "created_after": query.get("created_after", ""),
+        "created_before": query.get("created_before", ""),
+        "last_active_after": query.get("last_active_after", ""),
+        "last_active_before": query.get("last_active_before", ""),
+    }
+
+
+def _active_chips(query: QueryDict, label_names: dict[int, str]) -> list[Chip]:
+    """One removable chip per drawer value, each a link to the list without it."""
+    names: dict[str, dict[str, str]] = {
+        "channel_group": {key: label for key, (label, _) in CHANNEL_GROUPS.items()},
+        "channel": dict(Channel.choices),
+        "type": dict(CampaignType.choices),
+        "status": dict(Status.choices),
+        "delivery": dict(Delivery.choices),
+        "label": {str(pk): name for pk, name in label_names.items()},
+    }
+    chips = []
+    for key in DRAWER_PARAMS:
+        for value in query.getlist(key):
+            if key.endswith(("_after", "_before")):
+                text = _day_text(value)
+            else:
+                text = names.get(key, {}).get(value, value)
+            chips.append(Chip(PARAM_TITLES[key], text, _list_url(query, without=(key, value))))
+    return chips
+
+
+def _day_text(value: str) -> str:
+    try:
+        return dt.date.fromisoformat(value).strftime("%-d %b %Y")
+    except ValueError:
+        return value
+
+
+# ---------------------------------------------------------------------------------------------
+# The drawer's type-aheads: a fragment of options for htmx, JSON for anything else.
+# ---------------------------------------------------------------------------------------------
+TYPEAHEAD_LIMIT = 20
+
+
+def _typeahead(request: HttpRequest, field: str, options: list[tuple[Any, str]]) -> HttpResponse:
+    more = len(options) > TYPEAHEAD_LIMIT
+    options = options[:TYPEAHEAD_LIMIT]
+    q = request.GET.get("q", "").strip()[:200]
+    if _is_htmx(request):
+        return render(
+            request,
+            "campaigns/_typeahead_options.html",
+            {"field": field, "options": options, "more": more, "q": q},
+        )
+    return JsonResponse(
+        {"results": [{"value": value, "text": text} for value, text in options], "more": more}
+    )
+
+
+@role_required(Perm.VIEW)
+@require_GET
+def campaign_creators(request: HttpRequest) -> HttpResponse:
+    """Users who created a campaign the requester may see, whose e-mail contains `q`, by e-mail;
+    at most 20, leaving out those already chosen (`created_by`)."""
+    q = request.GET.get("q", "").strip()[:200]
+    chosen = {value.strip().lower() for value in request.GET.getlist("created_by")}
+    created = Campaign.objects.visible_to(request.user).filter(created_by=OuterRef("pk"))
+    users = get_user_model().objects.filter(Exists(created)).exclude(email="")
+    if q:
+        users = users.filter(email__icontains=q)
+    emails = users.order_by("email").values_list("email", flat=True)
+    found = [e for e in emails[: TYPEAHEAD_LIMIT + 1 + len(chosen)] if e.lower() not in chosen]
+    return _typeahead(request, "created_by", [(e, e) for e in found])
+
+
+@role_required(Perm.VIEW)
+@require_GET
+def campaign_label_options(request: HttpRequest) -> HttpResponse:
+    """Labels whose name contains `q`, by name; at most 20, leaving out those already chosen."""
+    q = request.GET.get("q", "").strip()[:200]
+    chosen = [int(v) for v in request.GET.getlist("label") if v.isascii() and v.isdigit()]
+    labels = Label.objects.exclude(pk__in=[pk for pk in chosen if pk < 2**63])
+    if q:
+        labels = labels.filter(name__icontains=q)
+    rows = labels.order_by("name").values_list("pk", "name")[: TYPEAHEAD_LIMIT + 1]
+    return _typeahead(request, "label", list(rows))
 
 
 BULK_TEXT: dict[str, dict[str, str]] = {
@@ -179,12 +500,89 @@ BULK_TEXT: dict[str, dict[str, str]] = {
 }
 
 
+# Why a selected id is skipped when it names no campaign the user can see. The same words for a
+# campaign deleted since the page was shown and one the user may not see, so ids tell nothing.
+NOT_FOUND_REASON = "Not found: it does not exist, or you may not see it."
+# How many names each refusal line of a confirmation lists before "and N more".
+NAMES_SHOWN = 5
+
+
+@dataclass(frozen=True)
+class Selection:
+    """The campaigns a bulk request is about, as ids in the order to act on them."""
+
+    ids: list[str]
+    matching: bool  # resolved from the list's filters ("select all N matching")
+    error: str = ""
+
+
+def _selection(request: HttpRequest) -> Selection:
+    """The ticked boxes (`ids`, or `id_list`, comma-separated, as a confirmation sends them back:
+    one field, where a thousand would pass Django's limit on fields per request); or with
+    scope=matching every campaign that the list's filters (`query`) match, found with the page's
+    FilterSet in the list's order, at most MAX_BULK of them."""
+    if request.POST.get("scope") != "matching":
+        ids = request.POST.getlist("ids")
+        ids += [part.strip() for part in request.POST.get("id_list", "").split(",") if part.strip()]
+        return Selection(ids, matching=False)
+    state = _list_query(request, QueryDict(request.POST.get("query", "")))
+    found = list(state.filterset.qs.values_list("pk", flat=True)[: MAX_BULK + 1])
+    if len(found) > MAX_BULK:
+        return Selection(
+            [],
+            matching=True,
+            error=f"More than {MAX_BULK:,} campaigns match these filters, and a bulk action "
+            f"takes at most {MAX_BULK:,} at once. Narrow the filters and try again; nothing "
+            "was changed.",
+        )
+    if not found:
+        return Selection(
+            [], matching=True, error="No campaign matches these filters any more; nothing changed."
+        )
+    return Selection([str(pk) for pk in found], matching=True)
+
+
+def _with_ids(request: HttpRequest, ids: list[str]) -> QueryDict:
+    data = request.POST.copy()
+    data.setlist("ids", ids)
+    return data
+
+
+@dataclass(frozen=True)
+class Refusal:
+    reason: str
+    names: list[str]
+
+    @property
+    def count(self) -> int:
+        return len(self.names)
+
+    @property
+    def shown(self) -> str:
+        """The first few names, for "2 will be skipped: Drafts … (Promo, Digest)"."""
+        names = ", ".join(self.names[:NAMES_SHOWN])
+        rest = len(self.names) - NAMES_SHOWN
+        return f"{names} and {rest} more" if rest > 0 else names
+
+
+def _refusals(pairs: Iterable[tuple[str, str]]) -> list[Refusal]:
+    """(name, reason) pairs grouped by reason, in the order reasons first appear."""
+    grouped: dict[str, list[str]] = {}
+    for name, reason in pairs:
+        grouped.setdefault(reason, []).append(name)
+    return [Refusal(reason, names) for reason, names in grouped.items()]
+
+
 @role_required(Perm.VIEW)
 @require_POST
 def campaign_bulk(request: HttpRequest) -> HttpResponse:
     """Step 1 (no `confirm`): say what would happen to each selected campaign. Step 2: do it."""
     back = _safe_next(request, reverse("campaigns:list"))
-    form = BulkForm(request.POST)
+    selection = _selection(request)
+    if selection.error:
+        messages.error(request, selection.error)
+        return _go(request, back)
+    form = BulkForm(_with_ids(request, selection.ids))
     if not form.is_valid():
         for errors in form.errors.values():
             for error in errors:
@@ -194,18 +592,26 @@ def campaign_bulk(request: HttpRequest) -> HttpResponse:
 
     if "confirm" not in request.POST:
         campaigns = selectors.campaigns_by_ids(user=request.user, ids=ids)
+        found = {c.pk for c in campaigns}
+        missing = [pk for pk in ids if pk not in found]
         rows = [(c, _verdict(request.user, c, Action(action))) for c in campaigns]
-        refusals: dict[str, int] = {}
-        for _, verdict in rows:
-            if not verdict.allowed:
-                refusals[verdict.reason] = refusals.get(verdict.reason, 0) + 1
+        refusals = _refusals(
+            [(c.name, v.reason) for c, v in rows if not v.allowed]
+            + [(f"#{pk}", NOT_FOUND_REASON) for pk in missing]
+        )
         context = {
             "action": action,
             "text": BULK_TEXT[action],
             "rows": rows,
+            "missing": missing,
+            "selected_count": len(ids),
+            "matching": selection.matching,
+            # Every id goes back, the missing ones too, so each gets its line in the results.
+            "id_list": ",".join(str(pk) for pk in ids),
             "next": back,
             "allowed_count": sum(1 for _, v in rows if v.allowed),
             "refusals": refusals,
+            "not_found_reason": NOT_FOUND_REASON,
             "in_dialog": _is_htmx(request),
         }
         template = (
@@ -218,7 +624,7 @@ def campaign_bulk(request: HttpRequest) -> HttpResponse:
         results = services.campaigns_bulk(actor=request.user, action=action, ids=ids)
     except DomainError as exc:
         report_error(request, exc)
-        return redirect(back)
+        return _go(request, back)
     request.session[BULK_RESULTS_KEY] = {
         "action": action,
         "title": BULK_TEXT[action]["title"],
@@ -227,8 +633,10 @@ def campaign_bulk(request: HttpRequest) -> HttpResponse:
         "rows": [
             {
                 "id": r.id,
-                "name": r.name or names.get(r.id, f"Campaign {r.id}"),
+                "name": r.name or names.get(r.id, f"Campaign #{r.id}"),
                 "ok": r.ok,
+                "code": r.code,
+                "found": r.id in names,
                 "message": r.message,
                 "clone_id": r.extra.get("clone_id"),
                 "clone_name": r.extra.get("clone_name"),
@@ -236,7 +644,7 @@ def campaign_bulk(request: HttpRequest) -> HttpResponse:
             for r in results
         ],
     }
-    return redirect(back)
+    return _go(request, back)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -281,7 +689,11 @@ def campaign_bulk_labels(request: HttpRequest) -> HttpResponse:
     the change: new names are created first (all or none), then each campaign is changed in
     its own transaction and reported on, like the other bulk actions."""
     back = _safe_next(request, reverse("campaigns:list"))
-    form = BulkLabelsForm(request.POST)
+    selection = _selection(request)
+    if selection.error:
+        messages.error(request, selection.error)
+        return _go(request, back)
+    form = BulkLabelsForm(_with_ids(request, selection.ids))
     form.is_valid()
     if "op" in form.errors or "ids" in form.errors:
         for error in form.errors.get("op", []) + form.errors.get("ids", []):
@@ -289,6 +701,7 @@ def campaign_bulk_labels(request: HttpRequest) -> HttpResponse:
         return _go(request, back)
     op, ids = form.cleaned_data["op"], form.cleaned_data["ids"]
     campaigns = selectors.campaigns_by_ids(user=request.user, ids=ids)
+    missing = len(ids) - len(campaigns)
     if not campaigns:
         messages.error(request, "None of the selected campaigns exist any more.")
         return _go(request, back)
@@ -322,10 +735,14 @@ def campaign_bulk_labels(request: HttpRequest) -> HttpResponse:
     for _, reason in rows:
         if reason:
             refusals[reason] = refusals.get(reason, 0) + 1
+    if missing:
+        refusals[NOT_FOUND_REASON] = missing
     context = {
         "op": op,
         "text": LABELS_TEXT[op],
         "rows": rows,
+        # Every id goes back, the missing ones too, so each gets its line in the results.
+        "id_list": ",".join(str(pk) for pk in ids),
         "allowed_count": sum(1 for _, reason in rows if reason is None),
         "refusals": refusals,
         "options": options,
@@ -396,9 +813,10 @@ def _apply_labels(
         "rows": [
             {
                 "id": r.id,
-                "name": r.name or campaign_names.get(r.id, f"Campaign {r.id}"),
+                "name": r.name or campaign_names.get(r.id, f"Campaign #{r.id}"),
                 "ok": r.ok,
                 "code": r.code,
+                "found": r.id in campaign_names,
                 "message": r.message,
             }
             for r in results

@@ -239,11 +239,17 @@ class CampaignSerializer(CampaignListSerializer):
 
 
 class CampaignCountsSerializer(serializers.Serializer):
-    statuses = serializers.DictField(
+    status = serializers.DictField(
         child=serializers.IntegerField(),
-        help_text="Campaigns per status, archived ones excluded; every status is present.",
+        help_text="Campaigns per status under every filter but status and quick; every status "
+        "is present.",
     )
-    archived = serializers.IntegerField(help_text="Archived campaigns, whatever their status.")
+    quick = serializers.DictField(
+        child=serializers.IntegerField(),
+        help_text="Campaigns per quick filter (running, scheduled, awaiting_approval, mine, "
+        "drafts) under every filter but status and quick; every one is present.",
+    )
+    total = serializers.IntegerField(help_text="Campaigns the list shows with every filter.")
 
 
 class BulkRequestSerializer(serializers.Serializer):

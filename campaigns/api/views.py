@@ -10,8 +10,9 @@ from functools import cache
 from typing import Any
 
 from django.db import transaction
-from django.db.models import Count, Prefetch, Q, QuerySet
+from django.db.models import QuerySet
 from django_filters.rest_framework import DjangoFilterBackend
+from django_filters.utils import translate_validation
 from drf_spectacular.utils import OpenApiExample, extend_schema, extend_schema_view
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
@@ -19,8 +20,8 @@ from rest_framework.parsers import JSONParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from campaigns import services
-from campaigns.api.filters import CampaignFilterSet, CampaignOrdering
+from campaigns import selectors, services
+from campaigns.api.filters import CampaignFilterSet, CampaignPagination
 from campaigns.api.serializers import (
     AuditSerializer,
     BulkLabelsResponseSerializer,
@@ -34,12 +35,11 @@ from campaigns.api.serializers import (
     CampaignSerializer,
     CampaignUpdateSerializer,
 )
-from campaigns.choices import CampaignType, Channel, Delivery, Status
+from campaigns.choices import CampaignType, Channel, Delivery
 from campaigns.models import Campaign, CampaignAudit
 from campaigns.validation import MESSAGE_SCHEMAS, WHEN_SCHEMAS, WHO_SCHEMA, what_schema
 from config.api_errors import ErrorSerializer
 from config.pagination import CursorPagination
-from labels.models import Label
 from labels.services import labels_get_or_create
 
 
@@ -56,8 +56,11 @@ _WRITE_ERRORS = {400: _ERROR, 403: _ERROR, 404: _ERROR, 409: _ERROR}
 @extend_schema_view(
     list=extend_schema(
         summary="List campaigns",
-        description="Newest activity first; archived campaigns only with ?archived=true or all. "
-        "A filter value that is not a choice is a 400 naming the parameter.",
+        description="Newest activity first unless `ordering` says otherwise; archived campaigns "
+        "only with ?archived=true or all. Every parameter may repeat or take commas; different "
+        "parameters combine with AND. A value the filters do not understand (not a choice, a "
+        "label or user that does not exist, a malformed date) is a 400 naming the parameter. "
+        "Pages are keyset (cursor) pages in every ordering: follow `next` and `previous`.",
         responses={200: CampaignListSerializer(many=True), 400: _ERROR, 403: _ERROR},
     ),
     retrieve=extend_schema(
@@ -104,16 +107,15 @@ class CampaignViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
     queryset = Campaign.objects.none()
     serializer_class = CampaignSerializer
     parser_classes = [JSONParser]
-    filter_backends = [DjangoFilterBackend, CampaignOrdering]
+    filter_backends = [DjangoFilterBackend]
     filterset_class = CampaignFilterSet
+    pagination_class = CampaignPagination
     lookup_value_converter = "int"
 
     def get_queryset(self) -> QuerySet[Campaign]:
-        return (
-            Campaign.objects.visible_to(self.request.user)
-            .select_related("created_by")
-            .prefetch_related(Prefetch("labels", queryset=Label.objects.only("id", "name")))
-        )
+        qs = selectors.campaign_page_rows(Campaign.objects.visible_to(self.request.user))
+        # A list row shows no Who/What/When: leave those JSON documents in the database.
+        return qs.defer("who", "what", "when") if self.action == "list" else qs
 
     def filter_queryset(self, queryset: QuerySet[Campaign]) -> QuerySet[Campaign]:
         # Filters shape the list only: an archived campaign is still found by its id.
@@ -245,27 +247,28 @@ class CampaignViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
         )
 
     @extend_schema(
-        summary="Campaigns per status",
-        description="Archived campaigns are counted apart, whatever their status.",
-        responses={200: CampaignCountsSerializer, 403: _ERROR},
+        summary="Chip counts and the size of the selection",
+        description="For the same parameters as the list: campaigns per status and per quick "
+        "filter under every other filter (status and quick left out, so each count says what "
+        "choosing it would show), and `total`, the number of campaigns the list shows with "
+        "every filter applied. One query. Bad parameters are a 400, as for the list.",
+        filters=True,
+        responses={200: CampaignCountsSerializer, 400: _ERROR, 403: _ERROR},
     )
     @action(detail=False, methods=["get"])
     def counts(self, request: Request) -> Response:
-        rows = (
-            Campaign.objects.visible_to(request.user)
-            .order_by()
-            .values_list("status")
-            .annotate(
-                live=Count("id", filter=Q(archived_at__isnull=True)),
-                archived=Count("id", filter=Q(archived_at__isnull=False)),
-            )
+        filterset = DjangoFilterBackend().get_filterset(
+            request, Campaign.objects.visible_to(request.user), self
         )
-        statuses = dict.fromkeys(Status.values, 0)
-        archived = 0
-        for state, live, archived_n in rows:
-            statuses[state] = live
-            archived += archived_n
-        return Response({"statuses": statuses, "archived": archived})
+        if not filterset.is_valid():
+            raise translate_validation(filterset.errors)
+        counts = selectors.list_counts(
+            user=request.user,
+            filterset_data=request.query_params,
+            request=request,
+            filterset=filterset,
+        )
+        return Response(counts)
 
     @extend_schema(
         summary="The campaign's timeline",

@@ -10,10 +10,11 @@ from typing import Any
 from dateutil.parser import isoparse
 from django import template
 from django.urls import reverse
-from django.utils.html import escape
+from django.utils import timezone
+from django.utils.html import escape, format_html
 from django.utils.safestring import mark_safe
 
-from campaigns.choices import Action, CampaignType, Delivery
+from campaigns.choices import Action, CampaignType, Channel, Delivery
 from campaigns.models import Campaign, CampaignAudit
 from campaigns.validation import MESSAGE_SCHEMAS, who_label_ids
 from labels.models import Label
@@ -379,3 +380,89 @@ def label_checkboxes(
 def email_wbr(value: str) -> str:
     """An e-mail address that may wrap after its @ (not in the middle of the domain)."""
     return mark_safe(escape(value).replace("@", "@<wbr>"))  # noqa: S308 - escaped first
+
+
+# ---------------------------------------------------------------------------------------------
+# All Campaigns: sortable headers and the no-JavaScript label list of the filter drawer.
+# ---------------------------------------------------------------------------------------------
+@register.simple_tag(takes_context=True)
+def sort_header(context: template.Context, key: str, title: str) -> str:
+    """A column header that sorts the list by `key`: a link that keeps every filter and goes back
+    to page 1, an arrow for the current direction, and aria-sort for screen readers.
+
+    The first click sorts names and statuses A→Z and dates newest first; a second reverses it.
+    Reads `query` (the list's QueryDict), `ordering` and `sort_first` from the context.
+    """
+    query = context["query"].copy()
+    ordering: str = context["ordering"]
+    current = ordering.lstrip("-")
+    descending = ordering.startswith("-")
+    if current == key:
+        target = key if descending else f"-{key}"
+    else:
+        target = f"{context['sort_first'].get(key, '')}{key}"
+    query["ordering"] = target
+    query.pop("page", None)
+    href = f"?{query.urlencode()}"
+    if current == key:
+        sort = "descending" if descending else "ascending"
+        mark = "▼" if descending else "▲"
+        return format_html(
+            '<th aria-sort="{}" class="is-sorted-col"><a class="sort is-sorted" href="{}" '
+            'title="Sorted {}; click to reverse">{} <span class="sort-mark" aria-hidden="true">{}'
+            "</span></a></th>",
+            sort,
+            href,
+            sort,
+            title,
+            mark,
+        )
+    return format_html(
+        '<th><a class="sort" href="{}" title="Sort by {}">{} '
+        '<span class="sort-mark" aria-hidden="true">↕</span></a></th>',
+        href,
+        title.lower(),
+        title,
+    )
+
+
+@register.simple_tag
+def label_select_options(labels: Iterable[tuple[int, str]], exclude: Iterable[int]) -> str:
+    """<option>s for every label not in `exclude`, in one pass (900 through the engine cost ~25 ms)."""
+    skip = set(exclude)
+    return mark_safe(  # noqa: S308 - every interpolated value is an int or escaped
+        "".join(
+            f'<option value="{int(pk)}">{escape(name)}</option>'
+            for pk, name in labels
+            if pk not in skip
+        )
+    )
+
+
+@register.filter
+def day(value: dt.datetime | None) -> str:
+    """ "5 Mar 2026" in the project's time zone: the date filter's localisation machinery costs
+    ~30 µs a call, which at three dates a row is most of a page of fifty rows."""
+    return timezone.localtime(value).strftime("%-d %b %Y") if value else ""
+
+
+@register.filter
+def moment(value: dt.datetime | None) -> str:
+    """ "5 Mar 2026, 14:05 CET" in the project's time zone, for the title of a date cell."""
+    return timezone.localtime(value).strftime("%-d %b %Y, %H:%M %Z") if value else ""
+
+
+# Field value -> label, built once: get_FOO_display() flattens the field's choices on every call,
+# 150 times for a page of fifty rows.
+CHOICE_LABELS: dict[str, dict[str, str]] = {
+    "channel": dict(Channel.choices),
+    "type": dict(CampaignType.choices),
+    "delivery": dict(Delivery.choices),
+}
+
+
+@register.filter
+def shown(campaign: Campaign, field: str) -> str:
+    """The label of a campaign's channel, type or delivery, as get_FOO_display() gives it."""
+    value = getattr(campaign, field)
+    return CHOICE_LABELS[field].get(value, value)

@@ -1,5 +1,5 @@
 // Small progressive enhancements. Every page works without this file: the bulk bar is then
-// always shown, confirmations open as pages, and filters apply with the Search button.
+// always shown, confirmations open as pages, and filters apply with the Search and Apply buttons.
 (function () {
   "use strict";
 
@@ -8,12 +8,38 @@
     if (!bar) return;
     var boxes = form.querySelectorAll("input[name=ids]");
     var checked = form.querySelectorAll("input[name=ids]:checked").length;
+    var matching = form.querySelector("[data-select-matching]");
+    var everyOnPage = checked > 0 && checked === boxes.length;
+    // "Select all N matching" only means something while the whole page is ticked.
+    if (matching && !everyOnPage) matching.checked = false;
+    var allMatching = !!(matching && matching.checked);
     bar.hidden = checked === 0;
     var count = bar.querySelector("[data-selected-count]");
-    if (count) count.textContent = checked + " selected";
+    if (count) {
+      count.textContent = allMatching
+        ? "All " + Number(form.dataset.matchingTotal).toLocaleString("en-US") + " matching selected"
+        : checked + " selected";
+    }
+    var banner = form.querySelector("[data-select-banner]");
+    if (banner) {
+      banner.classList.toggle("is-shown", everyOnPage);
+      banner.classList.toggle("is-matching", allMatching);
+      var text = banner.querySelector("[data-select-matching-text]");
+      if (text) {
+        text.textContent = allMatching
+          ? "Select only the " + boxes.length + " on this page"
+          : "Select all " + Number(form.dataset.matchingTotal).toLocaleString("en-US") + " matching";
+      }
+      var note = banner.querySelector("[data-select-page-note]");
+      if (note) {
+        note.textContent = allMatching
+          ? "All " + Number(form.dataset.matchingTotal).toLocaleString("en-US") + " campaigns matching these filters are selected."
+          : "All " + boxes.length + " on this page are selected.";
+      }
+    }
     var all = form.querySelector("[data-select-all]");
     if (all) {
-      all.checked = checked > 0 && checked === boxes.length;
+      all.checked = everyOnPage;
       all.indeterminate = checked > 0 && checked < boxes.length;
     }
     form.querySelectorAll("tr[data-campaign]").forEach(function (row) {
@@ -29,6 +55,8 @@
   document.addEventListener("DOMContentLoaded", function () {
     var bulk = document.getElementById("bulk-form");
     if (bulk) {
+      // With this script the "select all matching" box reads as a link that toggles.
+      bulk.classList.add("has-select-script");
       updateBulkBar(bulk);
       bulk.addEventListener("change", function (event) {
         if (event.target.matches("[data-select-all]")) {
@@ -40,32 +68,10 @@
       });
     }
 
-    document.querySelectorAll("form[data-autosubmit]").forEach(function (form) {
-      form.addEventListener("change", function (event) {
-        // Label ticks wait until their dropdown closes, so several can be picked at once.
-        if (event.target.closest("[data-label-filter]")) return;
-        if (event.target.matches("select, input[type=checkbox]")) form.requestSubmit();
-      });
-    });
-
-    document.querySelectorAll("[data-label-filter]").forEach(function (dropdown) {
-      var ticked = checkedValues(dropdown);
-      dropdown.addEventListener("toggle", function () {
-        var form = dropdown.closest("form");
-        if (!dropdown.open && form && checkedValues(dropdown) !== ticked) form.requestSubmit();
-      });
-    });
+    document.querySelectorAll("[data-filter-form]").forEach(initFilterForm);
   });
 
-  function checkedValues(root) {
-    return Array.prototype.map
-      .call(root.querySelectorAll("input[type=checkbox]:checked"), function (box) {
-        return box.value;
-      })
-      .join(",");
-  }
-
-  // Narrow a list of labels as the user types: the label filter's and the picker's.
+  // Narrow the picker's list of labels as the user types.
   function narrow(input, items, none) {
     var needle = input.value.trim().toLowerCase();
     var shown = 0;
@@ -81,10 +87,7 @@
 
   document.addEventListener("input", function (event) {
     var target = event.target;
-    if (target.matches("[data-filter-labels]")) {
-      var list = target.closest("ul");
-      narrow(target, list.querySelectorAll("li:has(input[type=checkbox])"), null);
-    } else if (target.matches("[data-picker-filter]")) {
+    if (target.matches("[data-picker-filter]")) {
       var form = target.closest("form");
       narrow(
         target,
@@ -146,6 +149,167 @@
     var form = event.target.closest("form");
     var add = form.querySelector("[data-add-label]");
     if (add && add.getAttribute("data-add-label") === event.target.value.trim()) add.click();
+  });
+
+  // ---------------------------------------------------------------------------------------------
+  // All Campaigns: the filter form, its drawer, the type-aheads and their chips. Without this the
+  // drawer still opens (it is a <details>) and applies (a GET form); plain inputs replace the
+  // type-aheads.
+  // ---------------------------------------------------------------------------------------------
+  function initFilterForm(form) {
+    form.addEventListener("submit", function (event) {
+      // Only the parameters that say something: the URL stays short enough to read and bookmark.
+      event.preventDefault();
+      var params = new URLSearchParams();
+      new FormData(form).forEach(function (value, key) {
+        if (typeof value === "string" && value.trim() !== "") params.append(key, value.trim());
+      });
+      var query = params.toString();
+      window.location.assign((form.getAttribute("action") || window.location.pathname) + (query ? "?" + query : ""));
+    });
+    form.addEventListener("change", function (event) {
+      if (event.target.matches("[data-autosubmit]")) form.requestSubmit();
+      var chip = event.target.closest(".pick-chip");
+      if (chip && !event.target.checked) removeChip(chip);
+    });
+    var drawer = form.querySelector("[data-filter-drawer]");
+    if (drawer) {
+      drawer.addEventListener("toggle", function () {
+        if (!drawer.open) return;
+        var first = drawer.querySelector(".drawer-body input:not([type=hidden])");
+        if (first) first.focus({ preventScroll: true });
+      });
+    }
+  }
+
+  function closeDrawer(drawer) {
+    drawer.open = false;
+    var summary = drawer.querySelector("summary");
+    if (summary) summary.focus();
+  }
+
+  function removeChip(chip) {
+    var list = chip.parentElement;
+    chip.remove();
+    var typeahead = list && list.parentElement.querySelector("[data-typeahead-input]");
+    if (typeahead) focusQuietly(typeahead);
+  }
+
+  function addChip(field, value, text) {
+    var list = document.querySelector("[data-chips=" + field + "]");
+    if (!list) return;
+    var exists = Array.prototype.some.call(list.querySelectorAll("input"), function (box) {
+      return box.value.toLowerCase() === String(value).toLowerCase();
+    });
+    if (exists) return;
+    var chip = document.createElement("label");
+    chip.className = "pick-chip";
+    var box = document.createElement("input");
+    box.type = "checkbox";
+    box.name = field;
+    box.value = value;
+    box.checked = true;
+    var name = document.createElement("span");
+    name.textContent = text;
+    var x = document.createElement("span");
+    x.className = "pick-x";
+    x.setAttribute("aria-hidden", "true");
+    x.textContent = "×";
+    chip.append(box, name, x);
+    list.append(chip);
+  }
+
+  function pickOption(button) {
+    var typeahead = button.closest("[data-typeahead]");
+    addChip(button.getAttribute("data-pick"), button.getAttribute("data-value"), button.getAttribute("data-text"));
+    var input = typeahead.querySelector("[data-typeahead-input]");
+    typeahead.querySelector("[data-typeahead-options]").innerHTML = "";
+    input.value = "";
+    focusQuietly(input);
+  }
+
+  // Back to the type-ahead for the next pick, without the focus reopening the list just closed.
+  function focusQuietly(input) {
+    input.dataset.picked = "1";
+    input.focus({ preventScroll: true });
+    delete input.dataset.picked;
+  }
+
+  document.addEventListener("htmx:afterSwap", function (event) {
+    var typeahead = event.detail.target.closest && event.detail.target.closest("[data-typeahead]");
+    var input = typeahead && typeahead.querySelector("[data-typeahead-input]");
+    if (!input || !input.dataset.pickOnLoad) return;
+    var list = event.detail.target.querySelector("[data-for]");
+    if (list && list.getAttribute("data-for") !== input.value.trim()) return; // an older answer
+    delete input.dataset.pickOnLoad;
+    var first = event.detail.target.querySelector("[data-pick]");
+    if (first) pickOption(first);
+  });
+
+  document.addEventListener("htmx:confirm", function (event) {
+    var input = event.detail.elt;
+    if (input.matches && input.matches("[data-typeahead-input]") && input.dataset.picked) event.preventDefault();
+  });
+
+  document.addEventListener("click", function (event) {
+    var option = event.target.closest("[data-pick]");
+    if (option) {
+      event.preventDefault();
+      pickOption(option);
+      return;
+    }
+    var closer = event.target.closest("[data-close-drawer]");
+    if (closer) {
+      event.preventDefault();
+      closeDrawer(closer.closest("[data-filter-drawer]"));
+      return;
+    }
+    // A click outside an open type-ahead folds its options away.
+    document.querySelectorAll("[data-typeahead]").forEach(function (typeahead) {
+      if (!typeahead.contains(event.target)) typeahead.querySelector("[data-typeahead-options]").innerHTML = "";
+    });
+  });
+
+  document.addEventListener("keydown", function (event) {
+    var target = event.target;
+    if (target.matches && target.matches("[data-typeahead-input]")) {
+      var options = target.closest("[data-typeahead]").querySelector("[data-typeahead-options]");
+      var first = options.querySelector("[data-pick]");
+      if (event.key === "Enter") {
+        // Enter picks the first match; it never submits the type-ahead's own (lookup) form.
+        // Typed faster than the list follows, it picks from the list about to come.
+        event.preventDefault();
+        var list = options.querySelector("[data-for]");
+        if (first && list && list.getAttribute("data-for") === target.value.trim()) pickOption(first);
+        else if (target.value.trim()) target.dataset.pickOnLoad = "1";
+        return;
+      }
+      if (event.key === "ArrowDown" && first) {
+        event.preventDefault();
+        first.focus();
+        return;
+      }
+      if (event.key === "Escape" && first) {
+        event.preventDefault();
+        options.innerHTML = "";
+        return;
+      }
+    }
+    if (target.matches && target.matches("[data-pick]") && (event.key === "ArrowDown" || event.key === "ArrowUp")) {
+      event.preventDefault();
+      var buttons = Array.prototype.slice.call(target.closest("[data-typeahead-options]").querySelectorAll("[data-pick]"));
+      var index = buttons.indexOf(target) + (event.key === "ArrowDown" ? 1 : -1);
+      if (index < 0) target.closest("[data-typeahead]").querySelector("[data-typeahead-input]").focus();
+      else if (index < buttons.length) buttons[index].focus();
+      return;
+    }
+    if (event.key === "Escape") {
+      var open = document.querySelector("[data-filter-drawer][open]");
+      if (open && !modal().open) {
+        event.preventDefault();
+        closeDrawer(open);
+      }
+    }
   });
 
   // Confirmations load into the page's <dialog> (see base.html) and open as a modal.

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
+import urllib.parse
 
 import pytest
 from django.utils import timezone
 
 from campaigns.choices import Status
 from campaigns.models import Campaign
+from tests.campaigns.test_filters import BAD
 from tests.factories import UserFactory
 
 LIST = "/api/v1/campaigns/"
@@ -122,8 +125,12 @@ def test_list_filters_by_date_ranges(api, campaign_factory):
         ({"label": "999999"}, "label"),
         ({"label": "abc"}, "label"),
         ({"created_by": "not an email"}, "created_by"),
-        ({"created_after": "yesterday"}, "created"),
-        ({"ordering": "status"}, "ordering"),
+        ({"created_after": "yesterday"}, "created_after"),
+        ({"last_active_before": "2026-13-01"}, "last_active_before"),
+        ({"ordering": "priority"}, "ordering"),
+        ({"created_by": "ghost@example.com"}, "created_by"),
+        ({"channel_group": "web_popup"}, "channel_group"),
+        ({"quick": "everything"}, "quick"),
         ({"q": "x" * 201}, "q"),
     ],
 )
@@ -134,6 +141,25 @@ def test_unknown_filter_values_are_a_400_naming_the_parameter(api, campaign_fact
     body = response.json()
     assert body["code"] == "invalid"
     assert field in body["errors"]
+
+
+@pytest.mark.parametrize(("query", "field"), [(q, f) for q, f in BAD if q != "ordering=updated_at"])
+@pytest.mark.parametrize("endpoint", [LIST, f"{LIST}counts/"])
+def test_every_bad_input_is_a_400_on_its_parameter_never_a_500(
+    api, campaign_factory, endpoint, query, field
+):
+    campaign_factory()
+    response = api.get(f"{endpoint}?{query}")
+    assert response.status_code == 400, response.content
+    assert list(response.json()["errors"]) == [field]
+
+
+def test_the_api_also_sorts_by_updated_at(api, campaign_factory):
+    first = campaign_factory(name="First")
+    campaign_factory(name="Second")
+    Campaign.objects.filter(pk=first.pk).update(updated_at=timezone.now())
+    assert names(api.get(LIST, {"ordering": "-updated_at"})) == ["First", "Second"]
+    assert names(api.get(LIST, {"ordering": "updated_at"})) == ["Second", "First"]
 
 
 @pytest.mark.parametrize("ordering", ["name", "-name"])
@@ -170,22 +196,51 @@ def test_created_at_ordering_is_oldest_first(api, campaign_factory):
 
 
 @pytest.mark.parametrize("page_size", [5, 50])
-def test_list_query_count_does_not_grow_with_page_size(
+@pytest.mark.parametrize(
+    ("query", "most"),
+    [
+        # The token, the roles, the page, its labels.
+        ({}, 4),
+        ({"status": "draft,running", "channel_group": "web,email", "ordering": "name"}, 4),
+        ({"quick": "mine", "q": "Campaign", "archived": "all", "ordering": "-status"}, 4),
+        # Each look-up that checks ids exist (labels, creators) is one query more, whatever
+        # the number of ids.
+        ({"label": "LABELS"}, 5),
+        ({"label": "LABELS", "created_by": "CREATORS", "type": "single_message"}, 6),
+    ],
+)
+def test_list_query_count_does_not_grow_with_page_size_or_filters(
     token_client,
     marketer,
     campaign_factory,
     label_factory,
     django_assert_max_num_queries,
     page_size,
+    query,
+    most,
 ):
     labels = [label_factory() for _ in range(3)]
     creators = [UserFactory(roles=["Marketer"]) for _ in range(5)]
     for i in range(55):
-        campaign_factory(created_by=creators[i % 5]).labels.add(*labels[: i % 3 + 1])
+        campaign = campaign_factory(created_by=creators[i % 5], status=["draft", "running"][i % 2])
+        campaign.labels.add(*labels[: i % 3 + 1])
+    params = dict(query)
+    if params.get("label") == "LABELS":
+        params["label"] = ",".join(str(label.pk) for label in labels)
+    if params.get("created_by") == "CREATORS":
+        params["created_by"] = ",".join(c.email for c in creators)
+    if "channel_group" in params or "quick" in params:
+        # Enough matching rows to fill the page either way.
+        for creator in creators:
+            for channel in ("email", "web_popup"):
+                campaign_factory(created_by=marketer, channel=channel, status="running")
+                campaign_factory(created_by=creator, channel=channel, status="draft")
+        for _ in range(50):
+            campaign_factory(created_by=marketer, channel="email")
     client = token_client(marketer)
-    # The token, the roles, the label filter's check that its ids exist, the page, its labels.
-    with django_assert_max_num_queries(5):
-        response = client.get(LIST, {"page_size": page_size, "label": labels[0].pk})
+    with django_assert_max_num_queries(most):
+        response = client.get(LIST, {"page_size": page_size, **params})
+    assert response.status_code == 200, response.content
     assert len(response.json()["results"]) == page_size
 
 
@@ -194,28 +249,182 @@ def test_outsider_sees_no_campaigns(api_for, outsider, campaign_factory):
     assert api_for(outsider).get(LIST).status_code == 403
 
 
-def test_counts_per_status_leave_archived_apart(api, campaign_factory):
+def test_counts_give_status_and_quick_chips_and_the_total(api, campaign_factory, marketer):
+    other = UserFactory(roles=["Marketer"])
     campaign_factory(status=Status.RUNNING)
-    campaign_factory(status=Status.RUNNING)
+    campaign_factory(status=Status.RUNNING, created_by=other)
     campaign_factory(status=Status.DRAFT)
+    campaign_factory(status=Status.PENDING_APPROVAL, created_by=other)
     campaign_factory(status=Status.DRAFT, archived_at=timezone.now())
     campaign_factory(status=Status.STOPPED, archived_at=timezone.now())
     body = api.get(f"{LIST}counts/").json()
-    assert body["statuses"] == {
-        "draft": 1,
-        "scheduled": 0,
-        "awaiting_next_run": 0,
-        "running": 2,
-        "pending_approval": 0,
-        "rejected": 0,
-        "stopped": 0,
-        "completed": 0,
+    assert body == {
+        "status": {
+            "draft": 1,
+            "scheduled": 0,
+            "awaiting_next_run": 0,
+            "running": 2,
+            "pending_approval": 1,
+            "rejected": 0,
+            "stopped": 0,
+            "completed": 0,
+        },
+        "quick": {"running": 2, "scheduled": 0, "awaiting_approval": 1, "mine": 2, "drafts": 1},
+        "total": 4,
     }
-    assert body["archived"] == 2
+    mine_running = api.get(f"{LIST}counts/", {"quick": "mine", "status": "running"}).json()
+    assert mine_running["total"] == 1
+    assert mine_running["status"] == body["status"]
+    every = api.get(f"{LIST}counts/", {"archived": "all"}).json()
+    assert every["total"] == 6 and every["status"]["draft"] == 2
 
 
-def test_counts_take_one_query(token_client, marketer, campaign_factory, django_assert_num_queries):
+def test_counts_total_matches_the_list_for_the_same_parameters(api, campaign_factory):
+    for i in range(12):
+        campaign_factory(
+            name=f"C{i}",
+            status=[Status.RUNNING, Status.DRAFT, Status.STOPPED][i % 3],
+            channel=["email", "web_popup", "web_exit_intent", "sms"][i % 4],
+        )
+    query = {"channel_group": "web", "status": "running,draft", "page_size": 200}
+    listed = api.get(LIST, query).json()["results"]
+    assert api.get(f"{LIST}counts/", query).json()["total"] == len(listed) == 4
+
+
+@pytest.mark.parametrize(
+    ("query", "field"),
+    [
+        ({"status": "runing"}, "status"),
+        ({"label": "999999"}, "label"),
+        ({"created_after": "soon"}, "created_after"),
+        ({"quick": "all"}, "quick"),
+    ],
+)
+def test_counts_refuse_bad_parameters_like_the_list(api, campaign_factory, query, field):
     campaign_factory()
+    response = api.get(f"{LIST}counts/", query)
+    assert response.status_code == 400
+    assert field in response.json()["errors"]
+
+
+@pytest.mark.parametrize(
+    ("query", "most"),
+    [
+        ({}, 3),
+        ({"status": "running", "quick": "mine", "channel_group": "web"}, 3),
+        ({"label": "L"}, 4),
+    ],
+)
+def test_counts_take_one_query(
+    token_client, marketer, campaign_factory, label_factory, django_assert_num_queries, query, most
+):
+    label = label_factory()
+    campaign_factory().labels.add(label)
     client = token_client(marketer)
-    with django_assert_num_queries(3):  # token + roles + the GROUP BY
-        assert client.get(f"{LIST}counts/").status_code == 200
+    params = {k: (str(label.pk) if v == "L" else v) for k, v in query.items()}
+    # Token, roles, [the label check], the one SELECT of conditional counts.
+    with django_assert_num_queries(most):
+        assert client.get(f"{LIST}counts/", params).status_code == 200
+
+
+# ---------------------------------------------------------------------------------------------
+# Keyset pages in every ordering
+# ---------------------------------------------------------------------------------------------
+def walk(api, query: dict, direction: str = "next") -> tuple[list[int], dict]:
+    """Follow `next` from the first page; returns the ids seen and the last page's body."""
+    seen: list[int] = []
+    body = api.get(LIST, query).json()
+    seen += [row["id"] for row in body["results"]]
+    while body[direction]:
+        body = api.get(body[direction]).json()
+        seen += [row["id"] for row in body["results"]]
+    return seen, body
+
+
+ORDER_KEYS = {
+    "name": lambda c: (c.name, c.pk),
+    "status": lambda c: (c.status, c.pk),
+    "last_active_at": lambda c: (c.last_active_at, c.pk),
+    "created_at": lambda c: (c.created_at, c.pk),
+    "updated_at": lambda c: (c.updated_at, c.pk),
+}
+
+
+@pytest.mark.parametrize("ordering", [f"{sign}{name}" for name in ORDER_KEYS for sign in ("", "-")])
+def test_cursor_pages_walk_every_ordering_forward_and_back_without_repeats(
+    api, campaign_factory, ordering
+):
+    now = timezone.now()
+    statuses = [Status.DRAFT, Status.RUNNING, Status.STOPPED]
+    for i in range(23):
+        # Many ties on every sort key: three names, three statuses, four timestamps.
+        campaign_factory(
+            name=["b", "a", "c"][i % 3],
+            status=statuses[i % 3 if i < 12 else 0],
+            last_active_at=now - dt.timedelta(minutes=i % 4),
+        )
+    stamp = now - dt.timedelta(days=1)
+    Campaign.objects.filter(pk__in=list(Campaign.objects.values_list("pk", flat=True)[:10])).update(
+        created_at=stamp, updated_at=stamp
+    )
+    name = ordering.lstrip("-")
+    expected = [
+        c.pk
+        for c in sorted(
+            Campaign.objects.all(), key=ORDER_KEYS[name], reverse=ordering.startswith("-")
+        )
+    ]
+    forward, last = walk(api, {"ordering": ordering, "page_size": 4})
+    assert forward == expected
+    # And back again from the last page, through `previous`.
+    backward = [row["id"] for row in last["results"]]
+    body = last
+    while body["previous"]:
+        body = api.get(body["previous"]).json()
+        backward = [row["id"] for row in body["results"]] + backward
+    assert backward == expected
+    assert body["previous"] is None
+
+
+def test_status_pages_list_every_row_once_however_many_share_a_status(api, campaign_factory):
+    # DRF's own cursor keeps an offset among rows sharing the first sort value (capped at
+    # 1,000); the keyset cursor holds (status, id), so ties cost nothing and never repeat.
+    made = [campaign_factory(status=Status.DRAFT) for _ in range(30)]
+    seen, _ = walk(api, {"ordering": "status", "page_size": 1})
+    assert seen == sorted(c.pk for c in made)
+
+
+def test_filters_apply_on_every_page(api, campaign_factory):
+    for i in range(9):
+        campaign_factory(name=f"C{i}", channel="email" if i % 2 else "push")
+    seen, _ = walk(api, {"channel_group": "email", "ordering": "name", "page_size": 2})
+    assert [Campaign.objects.get(pk=pk).name for pk in seen] == ["C1", "C3", "C5", "C7"]
+
+
+@pytest.mark.parametrize(
+    "position",
+    [
+        "not json",
+        '["a"]',
+        '["x", "y"]',
+        '["2026-01-01T00:00:00", 1]',
+        '["yesterday", 1]',
+        '["2026-01-01T00:00:00+00:00", 99999999999999999999]',
+        '["2026-01-01T00:00:00+00:00", -1]',
+        "[null, 1]",
+        "[true, 1]",
+        '[{"a": 1}, 1]',
+    ],
+)
+def test_a_tampered_cursor_is_a_404_not_a_server_error(api, campaign_factory, position):
+    campaign_factory()
+    token = base64.b64encode(urllib.parse.urlencode({"p": position}).encode()).decode()
+    response = api.get(LIST, {"cursor": token})
+    assert response.status_code == 404
+
+
+def test_cursor_of_a_name_with_any_characters_round_trips(api, campaign_factory):
+    names = ["Ünïcode ✓", 'quote " and \\', "a,b&c=d", "Ünïcode ✓"]
+    made = [campaign_factory(name=n) for n in names]
+    seen, _ = walk(api, {"ordering": "name", "page_size": 1})
+    assert seen == [c.pk for c in sorted(made, key=lambda c: (c.name, c.pk))]

@@ -85,7 +85,7 @@ def test_quick_filters_show_counts_and_narrow_the_list(
     )
 
     sign_in(marketer)
-    quick = page.get_by_role("navigation", name="Filter by status")
+    quick = page.get_by_role("navigation", name="Quick filters")
     expect(quick.get_by_role("link", name="All 7")).to_be_visible()
     expect(quick.get_by_role("link", name="Running 2")).to_be_visible()
     expect(page.locator("tbody tr")).to_have_count(7)
@@ -95,7 +95,7 @@ def test_quick_filters_show_counts_and_narrow_the_list(
     expect(page.locator("tbody tr")).to_have_count(2)
     expect(page.locator("tbody")).to_contain_text("Cart reminder")
     expect(page.locator("tbody")).not_to_contain_text("Weekly digest")
-    assert "status=running" in page.url
+    assert "quick=running" in page.url
 
     # Archived rows come back with the toggle, visibly marked.
     quick.get_by_role("link", name="All").click()
@@ -103,7 +103,7 @@ def test_quick_filters_show_counts_and_narrow_the_list(
     archived_row = page.locator("tr.is-archived")
     expect(archived_row).to_contain_text("Diwali 2024")
     expect(archived_row).to_contain_text("Archived")
-    assert "archived=1" in page.url
+    assert "archived=all" in page.url
 
 
 def test_bulk_archive_confirms_what_happens_to_each_and_reports_each_result(

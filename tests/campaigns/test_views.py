@@ -5,8 +5,10 @@ from __future__ import annotations
 import datetime as dt
 import json
 import re
+from html import unescape
 
 import pytest
+from django.http import QueryDict
 from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
@@ -14,9 +16,10 @@ from django.utils import timezone
 from campaigns import examples
 from campaigns.choices import Action, CampaignType, Channel, Delivery, Status
 from campaigns.models import Campaign, CampaignAudit
+from campaigns.services import MAX_BULK
 from campaigns.validation import validate_campaign, validate_what, validate_when, validate_who
 from labels.models import Label
-from tests.factories import push_what
+from tests.factories import UserFactory, push_what
 
 pytestmark = pytest.mark.django_db
 
@@ -176,27 +179,80 @@ def test_archived_campaigns_are_hidden_until_asked_for_and_then_marked(browser, 
     page = text(browser.get(LIST))
     assert "Live one" in page and "Old one" not in page
 
-    response = browser.get(LIST, {"archived": "1"})
+    response = browser.get(LIST, {"archived": "all"})
     page = text(response)
     assert "Live one" in page and "Old one" in page
+    assert "2 campaigns, archived included" in page
     row = re.search(r'<tr class="is-archived"[^>]*>.*?</tr>', response.content.decode(), re.S)
     assert row and "Old one" in row.group(0) and "Archived" in row.group(0)
+    assert "read-only" in row.group(0)
+    assert re.search(r'name="archived" value="all" checked', response.content.decode())
+
+    # Only the archived ones (the API's archived=true), and bookmarks from before ("1").
+    response = browser.get(LIST, {"archived": "true"})
+    assert [c.name for c in response.context["page"]] == ["Old one"]
+    response = browser.get(LIST, {"archived": "1"})
+    assert sorted(c.name for c in response.context["page"]) == ["Live one", "Old one"]
+    assert response.context["query"]["archived"] == "all"
 
 
-def test_quick_filters_count_each_status_and_filter_the_rows(browser, campaign_factory):
+def quick_counts(response) -> dict[str, int]:
+    return {quick.label: quick.count for quick in response.context["quick_filters"]}
+
+
+def test_quick_filters_count_each_and_filter_the_rows(browser, marketer, campaign_factory):
+    omar = UserFactory(username="omar@example.com", roles=["Marketer"])
     for _ in range(3):
-        campaign_factory(status=Status.RUNNING)
-    campaign_factory(name="The draft", status=Status.DRAFT)
+        campaign_factory(status=Status.RUNNING, created_by=omar)
+    campaign_factory(name="My draft", status=Status.DRAFT)
+    campaign_factory(name="Waiting", status=Status.PENDING_APPROVAL, created_by=omar)
+    campaign_factory(name="Later", status=Status.SCHEDULED)
     campaign_factory(status=Status.COMPLETED, archived_at=timezone.now())  # not counted by default
 
     response = browser.get(LIST)
-    counts = {label: count for _, label, count, _ in response.context["quick_filters"]}
-    assert counts["All"] == 4 and counts["Running"] == 3 and counts["Draft"] == 1
-    assert counts["Completed"] == 0
+    assert quick_counts(response) == {
+        "All": 6,
+        "Running": 3,
+        "Scheduled": 1,
+        "Awaiting approval": 1,
+        "Mine": 2,
+        "Drafts": 1,
+    }
+    assert response.context["total"] == 6
 
-    response = browser.get(LIST, {"status": "draft"})
-    assert [c.name for c in response.context["page"]] == ["The draft"]
-    assert 'aria-current="true">Draft' in response.content.decode()
+    for quick, names in (
+        ("drafts", ["My draft"]),
+        ("awaiting_approval", ["Waiting"]),
+        ("mine", ["Later", "My draft"]),
+        ("scheduled", ["Later"]),
+    ):
+        response = browser.get(LIST, {"quick": quick})
+        assert sorted(c.name for c in response.context["page"]) == names, quick
+        assert f'aria-current="true" data-quick="{quick}"' in response.content.decode()
+        # The counts stay: each says what choosing it would show.
+        assert quick_counts(response)["Running"] == 3
+
+    # A quick filter combines with the drawer's filters.
+    response = browser.get(LIST, {"quick": "mine", "status": "scheduled"})
+    assert [c.name for c in response.context["page"]] == ["Later"]
+    assert response.context["total"] == 1
+    # "All" drops the quick filter and keeps the rest.
+    all_link = re.search(r'href="([^"]*)"[^>]*data-quick="all"', response.content.decode())
+    assert (
+        all_link and "quick=" not in all_link.group(1) and "status=scheduled" in all_link.group(1)
+    )
+
+
+def test_the_status_filter_lives_in_the_drawer_with_a_count_per_status(browser, campaign_factory):
+    campaign_factory(status=Status.RUNNING)
+    campaign_factory(status=Status.RUNNING)
+    campaign_factory(status=Status.STOPPED)
+    response = browser.get(LIST, {"status": ["running", "stopped"]})
+    assert response.context["total"] == 3
+    statuses = {o.value: (o.checked, o.count) for o in response.context["drawer"]["status"]}
+    assert statuses["running"] == (True, 2) and statuses["stopped"] == (True, 1)
+    assert statuses["draft"] == (False, 0)
+    assert list(statuses) == [s.value for s in Status]
 
 
 def test_search_finds_campaigns_by_name_and_keeps_the_filters_in_the_links(
@@ -204,13 +260,10 @@ def test_search_finds_campaigns_by_name_and_keeps_the_filters_in_the_links(
 ):
     campaign_factory(name="Diwali push", status=Status.RUNNING)
     campaign_factory(name="Summer email", status=Status.RUNNING)
-    response = browser.get(LIST, {"q": "diwali", "status": "running"})
+    response = browser.get(LIST, {"q": "diwali", "quick": "running"})
     assert [c.name for c in response.context["page"]] == ["Diwali push"]
     # The quick filters keep the search, so every view of the page can be bookmarked.
-    assert (
-        "?status=draft&amp;q=diwali" in response.content.decode()
-        or "?q=diwali&amp;status=draft" in response.content.decode()
-    )
+    assert "?q=diwali&amp;quick=drafts" in response.content.decode()
 
 
 def test_the_list_pages_fifty_rows_at_a_time(browser, campaign_factory):
@@ -223,18 +276,455 @@ def test_the_list_pages_fifty_rows_at_a_time(browser, campaign_factory):
     assert 'rel="prev"' in second.content.decode()
 
 
+# ---------------------------------------------------------------------------------------------
+# The filter drawer, one filter at a time, through the page
+# ---------------------------------------------------------------------------------------------
+@pytest.fixture
+def catalogue(marketer, campaign_factory, label_factory):
+    """Campaigns that each filter tells apart, by name."""
+    omar = UserFactory(username="omar@example.com", roles=["Marketer"])
+    onboarding, reengage = label_factory(name="Onboarding"), label_factory(name="Reengage")
+    now = timezone.now()
+    specs = {
+        "Welcome e-mail": dict(channel=Channel.EMAIL, labels=[onboarding]),
+        "Exit offer": dict(channel=Channel.WEB_EXIT_INTENT, created_by=omar, status=Status.RUNNING),
+        "Spring pop-up": dict(channel=Channel.WEB_POPUP, delivery=Delivery.RECURRING),
+        "Lookalikes": dict(channel=Channel.FACEBOOK_AUDIENCE, labels=[reengage]),
+        "TikTok fans": dict(channel=Channel.TIKTOK_AUDIENCE, type=CampaignType.AB_TEST),
+        "Search ads": dict(
+            channel=Channel.GOOGLE_ADS,
+            created_by=omar,
+            last_active_at=now - dt.timedelta(days=40),
+        ),
+        "Cart SMS": dict(channel=Channel.SMS, status=Status.STOPPED, labels=[onboarding, reengage]),
+    }
+    made = {}
+    for name, spec in specs.items():
+        labels = spec.pop("labels", [])
+        made[name] = campaign_factory(name=name, **spec)
+        made[name].labels.set(labels)
+    # Created long ago (created_at is set on insert, so it is moved afterwards).
+    Campaign.objects.filter(name="Search ads").update(created_at=now - dt.timedelta(days=60))
+    made["Old newsletter"] = campaign_factory(
+        name="Old newsletter", channel=Channel.EMAIL, archived_at=now, status=Status.COMPLETED
+    )
+    made["labels"] = {"Onboarding": onboarding.pk, "Reengage": reengage.pk}
+    return made
+
+
+def days_ago(n: int) -> str:
+    return (timezone.localdate() - dt.timedelta(days=n)).isoformat()
+
+
+@pytest.mark.parametrize(
+    ("params", "expected"),
+    [
+        ({"channel_group": "email"}, ["Welcome e-mail"]),
+        # "Web" is both web channels, "Audiences" both audience channels; Google Ads is its own.
+        ({"channel_group": "web"}, ["Exit offer", "Spring pop-up"]),
+        ({"channel_group": "audiences"}, ["Lookalikes", "TikTok fans"]),
+        ({"channel_group": "google_ads"}, ["Search ads"]),
+        ({"channel_group": ["sms", "email"]}, ["Cart SMS", "Welcome e-mail"]),
+        ({"type": "ab_test"}, ["TikTok fans"]),
+        ({"status": ["running", "stopped"]}, ["Cart SMS", "Exit offer"]),
+        ({"delivery": "recurring"}, ["Spring pop-up"]),
+        ({"created_by": "OMAR@example.com"}, ["Exit offer", "Search ads"]),
+        ({"label": "Onboarding"}, ["Cart SMS", "Welcome e-mail"]),
+        ({"label": ["Onboarding", "Reengage"]}, ["Cart SMS", "Lookalikes", "Welcome e-mail"]),
+        ({"q": "E-MAIL"}, ["Welcome e-mail"]),
+        ({"last_active_before": 30}, ["Search ads"]),
+        ({"last_active_after": 30, "channel_group": "google_ads"}, []),
+        ({"created_before": 30}, ["Search ads"]),
+        ({"created_after": 0, "channel_group": "google_ads"}, []),
+        ({"archived": "true"}, ["Old newsletter"]),
+        ({"archived": "all", "channel_group": "email"}, ["Old newsletter", "Welcome e-mail"]),
+        # Four at once: the drawer's filters combine with AND, a filter's values with OR.
+        (
+            {
+                "channel_group": ["web", "google_ads"],
+                "created_by": "omar@example.com",
+                "status": "running",
+                "last_active_after": 7,
+            },
+            ["Exit offer"],
+        ),
+    ],
+    ids=lambda value: "-".join(value) if isinstance(value, dict) else None,
+)
+def test_each_drawer_filter_narrows_the_list(params, expected, browser, catalogue):
+    query = {}
+    for key, value in params.items():
+        if key == "label":
+            names = value if isinstance(value, list) else [value]
+            value = [catalogue["labels"][name] for name in names]
+        elif key.endswith(("_after", "_before")):
+            value = days_ago(value)
+        query[key] = value
+    response = browser.get(LIST, query)
+    assert response.status_code == 200
+    assert sorted(c.name for c in response.context["page"]) == expected
+    assert response.context["total"] == len(expected)
+    assert not response.context["filter_problems"]
+
+
+def test_the_drawer_offers_the_specs_fourteen_channel_options_in_its_order(browser):
+    response = browser.get(LIST)
+    assert [o.label for o in response.context["drawer"]["channel_group"]] == [
+        "Email",
+        "SMS",
+        "Push Notifications",
+        "Mobile In-app",
+        "Web",
+        "Audiences",
+        "Web Push",
+        "Webhooks",
+        "Google Ads",
+        "App Inbox",
+        "WhatsApp",
+        "Partner",
+        "Native Display",
+        "Web Native Display",
+    ]
+    html = response.content.decode()
+    assert html.count('name="channel_group"') == 14
+    for name in ("type", "status", "delivery"):
+        assert f'name="{name}"' in html
+    for name in ("last_active_after", "last_active_before", "created_after", "created_before"):
+        assert f'type="date" name="{name}"' in html
+
+
+def test_applied_filters_come_back_ticked_in_the_drawer_and_as_removable_chips(browser, catalogue):
+    onboarding = catalogue["labels"]["Onboarding"]
+    query = {
+        "channel_group": ["email", "sms"],
+        "created_by": "maya@example.com",
+        "label": onboarding,
+        "created_after": "2026-01-01",
+        "quick": "mine",
+        "ordering": "name",
+    }
+    response = browser.get(LIST, query)
+    html = response.content.decode()
+    assert 'name="channel_group" value="email" checked' in html
+    assert 'name="channel_group" value="sms" checked' in html
+    assert 'name="created_by" value="maya@example.com" checked' in html
+    assert f'name="label" value="{onboarding}" checked' in html
+    assert 'name="created_after" value="2026-01-01"' in html
+    # The quick filter and the sort ride along when the drawer or the search applies.
+    assert '<input type="hidden" name="quick" value="mine">' in html
+    assert '<input type="hidden" name="ordering" value="name">' in html
+
+    chips = {(c.group, c.text): c.url for c in response.context["active_chips"]}
+    assert list(chips) == [
+        ("Channel", "Email"),
+        ("Channel", "SMS"),
+        ("Created by", "maya@example.com"),
+        ("Label", "Onboarding"),
+        ("Created from", "1 Jan 2026"),
+    ]
+    assert response.context["filter_count"] == 5
+    assert 'aria-label="Filters: 5 active"' in html
+    # Each chip's link is the page without that one value, and nothing else changed.
+    removed = QueryDict(chips[("Channel", "Email")].split("?", 1)[1])
+    assert removed.getlist("channel_group") == ["sms"]
+    assert removed["quick"] == "mine" and removed["ordering"] == "name"
+    assert removed.getlist("label") == [str(onboarding)]
+    # Clear drops the drawer's filters, keeps the quick filter, search and sort.
+    clear = QueryDict(response.context["clear_url"].split("?", 1)[1])
+    assert dict(clear) == {"quick": ["mine"], "ordering": ["name"]}
+
+
+def test_an_api_style_channel_parameter_is_kept_when_the_drawer_applies(browser, campaign_factory):
+    campaign_factory(name="Pop-up", channel=Channel.WEB_POPUP)
+    campaign_factory(name="Exit", channel=Channel.WEB_EXIT_INTENT)
+    response = browser.get(LIST, {"channel": "web_popup"})
+    assert [c.name for c in response.context["page"]] == ["Pop-up"]
+    assert '<input type="hidden" name="channel" value="web_popup">' in response.content.decode()
+    assert [(c.group, c.text) for c in response.context["active_chips"]] == [
+        ("Channel", "Web Pop-up")
+    ]
+
+
+def test_the_url_is_the_state_commas_repeats_and_pages_round_trip(browser, campaign_factory):
+    for i in range(60):
+        campaign_factory(name=f"Push {i:02}", status=Status.RUNNING if i % 2 else Status.DRAFT)
+    response = browser.get(
+        LIST + "?status=running,draft&channel_group=push&ordering=name&page=2&utm_source=mail"
+    )
+    query = response.context["query"]
+    # Commas become repeats, unknown parameters and the page number are not part of the filter.
+    assert query.getlist("status") == ["running", "draft"]
+    assert dict(query) == {
+        "status": ["running", "draft"],
+        "channel_group": ["push"],
+        "ordering": ["name"],
+    }
+    assert [c.name for c in response.context["page"]][:2] == ["Push 50", "Push 51"]
+    html = response.content.decode()
+    prev = "?status=running&amp;status=draft&amp;channel_group=push&amp;ordering=name&amp;page=1"
+    assert prev in html
+    # The bulk form's "all matching" sends the same filter.
+    assert (
+        '<input type="hidden" name="query" '
+        'value="status=running&amp;status=draft&amp;channel_group=push&amp;ordering=name">'
+    ) in html
+    # The same state read back from a link of the page is the same page.
+    again = browser.get(LIST + prev.replace("&amp;", "&"))
+    assert again.context["query"].urlencode() == query.urlencode()
+    assert [c.name for c in again.context["page"]][0] == "Push 00"
+
+
+# ---------------------------------------------------------------------------------------------
+# Sorting
+# ---------------------------------------------------------------------------------------------
+def header_links(response) -> dict[str, tuple[str, str | None]]:
+    """{column title: (its link's ordering, its aria-sort)}."""
+    found = {}
+    for th in re.findall(r"<th[^>]*>\s*<a class=\"sort[^>]*>.*?</th>", response.content.decode()):
+        title = re.search(r">([^<]+?) <span", th).group(1)
+        href = re.search(r'href="([^"]+)"', th).group(1).replace("&amp;", "&")
+        sort = re.search(r'aria-sort="(\w+)"', th)
+        found[title] = (QueryDict(href.split("?", 1)[1]).get("ordering"), sort and sort.group(1))
+    return found
+
+
+def test_the_list_sorts_by_each_column_header_and_a_second_click_reverses(
+    browser, campaign_factory
+):
+    now = timezone.now()
+    for name, status, hours in (
+        ("Bravo", Status.RUNNING, 3),
+        ("Alpha", Status.DRAFT, 1),
+        ("Charlie", Status.COMPLETED, 2),
+    ):
+        campaign_factory(name=name, status=status, last_active_at=now - dt.timedelta(hours=hours))
+    Campaign.objects.filter(name="Charlie").update(created_at=now - dt.timedelta(days=9))
+
+    def names(ordering: str | None) -> list[str]:
+        query = {"ordering": ordering} if ordering else {}
+        return [c.name for c in browser.get(LIST, query).context["page"]]
+
+    assert names(None) == ["Alpha", "Charlie", "Bravo"]  # last active, newest first
+    assert names("name") == ["Alpha", "Bravo", "Charlie"]
+    assert names("-name") == ["Charlie", "Bravo", "Alpha"]
+    assert names("status") == ["Charlie", "Alpha", "Bravo"]  # completed, draft, running
+    assert names("-status") == ["Bravo", "Alpha", "Charlie"]
+    assert names("created_at")[0] == "Charlie" and names("-created_at")[-1] == "Charlie"
+    assert names("last_active_at") == ["Bravo", "Charlie", "Alpha"]
+
+    # The default sort is marked on Last active; each header's link sorts by it, dates newest
+    # first, and the marked one reverses.
+    links = header_links(browser.get(LIST))
+    assert links == {
+        "Name": ("name", None),
+        "Status": ("status", None),
+        "Created": ("-created_at", None),
+        "Last active": ("last_active_at", "descending"),
+    }
+    links = header_links(browser.get(LIST, {"ordering": "name", "quick": "drafts", "page": 2}))
+    assert links["Name"] == ("-name", "ascending")
+    response = browser.get(LIST, {"ordering": "name", "quick": "drafts"})
+    html = response.content.decode()
+    assert '<span class="sort-mark" aria-hidden="true">▲</span>' in html
+    # The header keeps the filters and goes back to the first page.
+    assert 'href="?quick=drafts&amp;ordering=-name"' in html
+
+
+# ---------------------------------------------------------------------------------------------
+# Bad parameters: a message, the rest of the filters, never a 500
+# ---------------------------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("params", "title", "value", "kept"),
+    [
+        ({"status": ["running", "runing"]}, "Status", "runing", {"status"}),
+        ({"channel_group": "fax"}, "Channel", "fax", set()),
+        ({"type": "poster"}, "Type", "poster", set()),
+        ({"delivery": "pigeon"}, "Delivery", "pigeon", set()),
+        ({"label": "abc"}, "Label", "abc", set()),
+        ({"label": "999999"}, "Label", "999999", set()),
+        ({"created_by": "nobody@example.com"}, "Created by", "nobody@example.com", set()),
+        ({"created_by": "not an email"}, "Created by", "not an email", set()),
+        ({"created_after": "2024-13-45"}, "Created from", "", set()),
+        ({"last_active_before": "yesterday"}, "Last active until", "", set()),
+        (
+            {"created_after": "2026-02-01", "created_before": "2026-01-01"},
+            "Created until",
+            "2026-01-01",
+            {"created_after"},
+        ),
+        ({"quick": "everything"}, "Quick filter", "everything", set()),
+        ({"ordering": "colour"}, "Sort", "colour", set()),
+        ({"archived": "maybe"}, "Archived", "maybe", set()),
+        ({"q": "x" * 300}, "Search", "", set()),
+    ],
+    ids=lambda value: "-".join(value) if isinstance(value, dict) else None,
+)
+def test_a_bad_parameter_is_named_ignored_and_the_rest_still_applies(
+    params, title, value, kept, browser, campaign_factory
+):
+    campaign_factory(name="Running one", status=Status.RUNNING, channel=Channel.SMS)
+    campaign_factory(name="Email draft", channel=Channel.EMAIL)
+    response = browser.get(LIST, {**params, "channel_group": params.get("channel_group", "sms")})
+    assert response.status_code == 200
+    # One note per bad value, naming the filter as the page does and the value given (the
+    # wording after that is the FilterSet's).
+    [problem] = response.context["filter_problems"]
+    assert problem.startswith(f"{title}: ") and value in problem
+    page = text(response)
+    assert "Some of the filters in the address were ignored; the others apply." in page
+    assert problem in unescape(page)
+    # The good filter still applies (SMS), unless it was the bad one.
+    expected = ["Email draft", "Running one"] if "channel_group" in params else ["Running one"]
+    assert sorted(c.name for c in response.context["page"]) == expected
+    # Links no longer carry what was ignored.
+    assert set(response.context["query"]) - {"channel_group"} == kept
+
+
+def test_only_the_bad_values_of_a_list_are_ignored(browser, campaign_factory, label_factory):
+    onboarding = label_factory(name="Onboarding")
+    campaign_factory(name="Tagged").labels.add(onboarding)
+    campaign_factory(name="Plain")
+
+    response = browser.get(LIST, {"label": [onboarding.pk, 999999, "abc"]})
+    assert response.status_code == 200
+    assert [c.name for c in response.context["page"]] == ["Tagged"]
+    problems = response.context["filter_problems"]
+    assert len(problems) == 2
+    assert any(p.startswith("Label: ") and "“abc”" in p for p in problems)
+    assert any(p.startswith("Label: ") and "999999" in p for p in problems)
+    assert response.context["query"].getlist("label") == [str(onboarding.pk)]
+    # Only unknown labels: no label filter at all, rather than an empty page.
+    response = browser.get(LIST, {"label": "999999"})
+    assert sorted(c.name for c in response.context["page"]) == ["Plain", "Tagged"]
+
+
+def test_a_page_number_out_of_range_shows_the_last_page(browser, campaign_factory):
+    campaign_factory(name="Only")
+    for page in ("99", "abc", "-1"):
+        response = browser.get(LIST, {"page": page})
+        assert response.status_code == 200
+        assert [c.name for c in response.context["page"]] == ["Only"]
+
+
+# ---------------------------------------------------------------------------------------------
+# Speed: the same queries whatever the filters and the page size
+# ---------------------------------------------------------------------------------------------
 @pytest.mark.parametrize("rows", [5, 50])
-def test_list_query_count_does_not_grow_with_rows(
-    rows, browser, campaign_factory, label_factory, django_assert_max_num_queries
+def test_list_query_count_is_the_same_at_any_size_with_several_filters_on(
+    rows, browser, marketer, campaign_factory, label_factory, django_assert_num_queries
 ):
     labels = [label_factory() for _ in range(3)]
     for _ in range(rows):
-        campaign_factory().labels.set(labels)
-    # Session, user, roles, page count, status counts (one GROUP BY), the label filter's options,
-    # the page's rows with their creators, and the rows' labels: the same eight at any size.
-    with django_assert_max_num_queries(8):
+        campaign_factory(channel=Channel.EMAIL, status=Status.RUNNING).labels.set(labels)
+    query = {
+        "channel_group": ["email", "web"],
+        "status": ["running", "draft"],
+        "type": "single_message",
+        "delivery": "one_time",
+        "created_by": marketer.email,
+        "label": [labels[0].pk, labels[1].pk],
+        "last_active_after": days_ago(7),
+        "created_before": days_ago(-1),
+        "quick": "mine",
+        "q": "campaign",
+        "ordering": "name",
+    }
+    # Session, user, roles; the creators' and the labels' look-ups; the counts (one SELECT that
+    # holds the total too); every label (the no-JavaScript list); the saved filters; the page's
+    # rows with their creators, and their labels. No COUNT(*) of its own.
+    with django_assert_num_queries(10):
+        response = browser.get(LIST, query)
+    assert len(response.context["page"]) == rows
+    assert response.context["total"] == rows
+
+
+@pytest.mark.parametrize("rows", [5, 50])
+def test_list_query_count_without_filters(
+    rows, browser, campaign_factory, django_assert_num_queries
+):
+    for _ in range(rows):
+        campaign_factory()
+    with django_assert_num_queries(8):
         response = browser.get(LIST)
     assert len(response.context["page"]) == rows
+
+
+# ---------------------------------------------------------------------------------------------
+# The drawer's type-aheads
+# ---------------------------------------------------------------------------------------------
+CREATORS = reverse("campaigns:creators")
+LABEL_OPTIONS = reverse("campaigns:label_options")
+
+
+def test_the_creator_type_ahead_lists_only_people_who_created_campaigns(
+    browser, marketer, campaign_factory
+):
+    omar = UserFactory(username="omar@example.com", roles=["Marketer"])
+    UserFactory(username="olga@example.com", roles=["Marketer"])  # created nothing
+    campaign_factory(created_by=omar)
+    campaign_factory()
+    response = browser.get(CREATORS, {"q": "OMA"})
+    assert response.json() == {
+        "results": [{"value": "omar@example.com", "text": "omar@example.com"}],
+        "more": False,
+    }
+    response = browser.get(CREATORS)
+    assert [r["value"] for r in response.json()["results"]] == [
+        "maya@example.com",
+        "omar@example.com",
+    ]
+    # The ones already chosen are not offered again.
+    response = browser.get(CREATORS, {"created_by": "MAYA@example.com"})
+    assert [r["value"] for r in response.json()["results"]] == ["omar@example.com"]
+    # For htmx, buttons that become chips.
+    html = browser.get(CREATORS, {"q": "oma"}, HTTP_HX_REQUEST="true").content.decode()
+    assert "<html" not in html
+    assert 'data-pick="created_by" data-value="omar@example.com"' in html
+    html = browser.get(CREATORS, {"q": "zed"}, HTTP_HX_REQUEST="true").content.decode()
+    assert "Nothing matches “zed”." in html
+
+
+def test_the_creator_type_ahead_returns_at_most_twenty(browser, campaign_factory):
+    for i in range(25):
+        campaign_factory(created_by=UserFactory(username=f"user{i:02}@example.com"))
+    data = browser.get(CREATORS, {"q": "user"}).json()
+    assert len(data["results"]) == 20 and data["more"] is True
+    assert data["results"][0]["value"] == "user00@example.com"
+
+
+def test_the_label_type_ahead_finds_labels_by_part_of_the_name(browser, label_factory):
+    for name in ("Onboarding", "Reengage", "Onboarding v2", "Score Updates"):
+        label_factory(name=name)
+    first = Label.objects.get(name="Onboarding")
+    data = browser.get(LABEL_OPTIONS, {"q": "board"}).json()
+    assert [r["text"] for r in data["results"]] == ["Onboarding", "Onboarding v2"]
+    data = browser.get(LABEL_OPTIONS, {"q": "board", "label": [first.pk, "junk"]}).json()
+    assert [r["text"] for r in data["results"]] == ["Onboarding v2"]
+    Label.objects.bulk_create(Label(name=f"Promo {i:03}") for i in range(30))
+    data = browser.get(LABEL_OPTIONS, {"q": "promo"}).json()
+    assert len(data["results"]) == 20 and data["more"] is True
+    html = browser.get(LABEL_OPTIONS, {"q": "score"}, HTTP_HX_REQUEST="true").content.decode()
+    label = Label.objects.get(name="Score Updates")
+    assert f'data-pick="label" data-value="{label.pk}" data-text="Score Updates"' in html
+
+
+def test_the_type_aheads_are_for_signed_in_users_with_a_role(client_for, outsider):
+    for url in (CREATORS, LABEL_OPTIONS):
+        assert client_for(outsider).get(url).status_code == 403
+        assert client_for(None).get(url).status_code == 302
+
+
+def test_without_javascript_the_drawer_offers_plain_inputs(browser, label_factory):
+    onboarding, reengage = label_factory(name="Onboarding"), label_factory(name="Reengage")
+    html = browser.get(LIST, {"label": onboarding.pk}).content.decode()
+    noscript = "".join(re.findall(r"<noscript>(.*?)</noscript>", html, re.S))
+    assert '<input type="email" name="created_by"' in noscript
+    # Every label not yet chosen, to add; the chosen one is a tickable chip.
+    assert f'<option value="{reengage.pk}">Reengage</option>' in noscript
+    assert f'<option value="{onboarding.pk}">' not in noscript
+    # The type-aheads' inputs belong to their own look-up forms, never to the filter.
+    assert html.count('form="creator-lookup"') == 1 and html.count('form="label-lookup"') == 1
+    assert '<form id="creator-lookup"' in html
 
 
 # ---------------------------------------------------------------------------------------------
@@ -329,6 +819,175 @@ def test_bulk_redirects_only_to_this_site(browser, campaign_factory):
         },
     )
     assert response["Location"] == LIST
+
+
+def test_select_all_matching_resolves_the_filters_on_the_server_and_reports_mixed_results(
+    browser, campaign_factory
+):
+    running = [
+        campaign_factory(name=f"SMS {i:02}", channel=Channel.SMS, status=Status.RUNNING)
+        for i in range(53)
+    ]
+    drafts = [campaign_factory(name=f"SMS draft {i}", channel=Channel.SMS) for i in range(2)]
+    other = campaign_factory(name="Push live", channel=Channel.PUSH, status=Status.RUNNING)
+    filters = "channel_group=sms&ordering=name"
+    listed = LIST + "?" + filters
+
+    # The page offers it: 55 match, 50 are on the page.
+    html = browser.get(listed).content.decode()
+    assert "All 50 on this page are selected." in html
+    assert 'name="scope" value="matching"' in html and "Select all 55 matching" in html
+
+    # Step 1 sends the filter, not ids (the ids of the ticked page are ignored).
+    response = browser.post(
+        BULK,
+        {
+            "action": "stop",
+            "scope": "matching",
+            "query": filters,
+            "ids": [other.pk],
+            "next": listed,
+        },
+    )
+    page = text(response)
+    assert "All 55 campaigns matching the filters are selected." in page
+    assert "53 of 55 selected campaigns can be stopped." in page
+    assert "2 will be skipped: Drafts are not live; there is nothing to stop." in page
+    assert "(SMS draft 0, SMS draft 1)" in page
+    assert "Stopping is final" in page
+    ids = response.context["id_list"].split(",")
+    assert len(ids) == 55 and str(other.pk) not in ids
+    assert not Campaign.objects.filter(status=Status.STOPPED).exists()
+
+    # Step 2 acts on exactly the campaigns the confirmation named.
+    campaign_factory(name="SMS 99 (new)", channel=Channel.SMS, status=Status.RUNNING)
+    response = browser.post(
+        BULK,
+        {"action": "stop", "confirm": "1", "id_list": response.context["id_list"], "next": listed},
+        follow=True,
+    )
+    page = text(response)
+    assert "Stop campaigns: 53 done, 2 refused" in page
+    assert "SMS draft 0 Refused: Drafts are not live" in page
+    stopped = set(Campaign.objects.filter(status=Status.STOPPED).values_list("pk", flat=True))
+    assert stopped == {c.pk for c in running}
+    assert {c.status for c in Campaign.objects.filter(pk__in=[d.pk for d in drafts])} == {
+        Status.DRAFT
+    }
+    other.refresh_from_db()
+    assert other.status == Status.RUNNING
+    assert Campaign.objects.get(name="SMS 99 (new)").status == Status.RUNNING
+
+
+def test_select_all_matching_beyond_the_cap_is_refused_with_a_clear_message(
+    browser, marketer, campaign_factory
+):
+    now = timezone.now()
+    Campaign.objects.bulk_create(
+        Campaign(
+            name=f"Bulk {i}",
+            channel=Channel.PUSH,
+            status=Status.COMPLETED,
+            created_by=marketer,
+            last_active_at=now,
+        )
+        for i in range(MAX_BULK + 1)
+    )
+    html = browser.get(LIST).content.decode()
+    assert "1,001 campaigns match; a bulk action takes at most 1,000 at once" in html
+    assert 'name="scope" value="matching"' not in html
+
+    response = browser.post(
+        BULK,
+        {"action": "archive", "scope": "matching", "query": "", "next": LIST},
+        follow=True,
+    )
+    assert "More than 1,000 campaigns match these filters" in text(response)
+    assert "nothing was changed" in text(response)
+    assert not Campaign.objects.archived().exists()
+
+    # Narrowed below the cap, it goes through.
+    Campaign.objects.filter(name="Bulk 0").update(channel=Channel.SMS)
+    response = browser.post(
+        BULK, {"action": "archive", "scope": "matching", "query": "channel_group=sms"}
+    )
+    assert "1 of 1 selected campaign can be archived." in text(response)
+
+
+def test_select_all_matching_with_no_match_left_says_so(browser):
+    response = browser.post(
+        BULK,
+        {"action": "clone", "scope": "matching", "query": "q=nothing", "next": LIST},
+        follow=True,
+    )
+    assert "No campaign matches these filters any more" in text(response)
+
+
+def test_ids_that_name_no_visible_campaign_are_refused_each_as_not_found(browser, campaign_factory):
+    done = campaign_factory(name="Finished", status=Status.COMPLETED)
+    response = browser.post(BULK, {"action": "archive", "ids": [done.pk, 987654]})
+    page = text(response)
+    assert "1 of 2 selected campaigns can be archived." in page
+    assert "1 will be skipped: Not found: it does not exist, or you may not see it. (#987654)" in (
+        page
+    )
+    assert "Campaign #987654 Skipped: Not found" in page
+
+    response = browser.post(
+        BULK,
+        {"action": "archive", "confirm": "1", "id_list": response.context["id_list"]},
+        follow=True,
+    )
+    page = text(response)
+    assert "Archive campaigns: 1 done, 1 refused" in page
+    assert "Campaign #987654 Refused: Campaign 987654 does not exist." in page
+    assert 'href="/campaigns/987654/"' not in response.content.decode()
+    done.refresh_from_db()
+    assert done.archived_at is not None
+
+
+def test_archived_campaigns_in_a_bulk_selection_can_only_be_cloned(browser, campaign_factory):
+    archived = campaign_factory(name="Old one", status=Status.STOPPED, archived_at=timezone.now())
+    for action, summary in (
+        ("stop", "0 of 1 selected campaign can be stopped."),
+        ("archive", "0 of 1 selected campaign can be archived."),
+        ("clone", "1 of 1 selected campaign can be cloned."),
+    ):
+        page = text(browser.post(BULK, {"action": action, "ids": [archived.pk]}))
+        assert summary in page, action
+        if action != "clone":
+            assert "read-only" in page
+    response = picker(browser, "add", [archived.pk])
+    assert "1 will be skipped" in text(response) and "read-only" in text(response)
+
+
+def test_select_all_matching_works_for_labels_too(browser, campaign_factory, label_factory):
+    label = label_factory(name="Spring")
+    email = examples.example_what(Channel.EMAIL, CampaignType.SINGLE_MESSAGE)
+    drafts = [
+        campaign_factory(name=f"Email {i}", channel=Channel.EMAIL, what=email) for i in range(3)
+    ]
+    running = campaign_factory(
+        name="Live email", channel=Channel.EMAIL, status=Status.RUNNING, what=email
+    )
+    push = campaign_factory(name="Push", channel=Channel.PUSH)
+    response = browser.post(
+        LABELS,
+        {"op": "add", "scope": "matching", "query": "channel_group=email", "next": LIST},
+        HTTP_HX_REQUEST="true",
+    )
+    page = text(response)
+    assert "Choose labels to add to 4 selected campaigns ; 3 can change labels now" in page
+    id_list = response.context["id_list"]
+    response = browser.post(
+        LABELS,
+        {"op": "add", "apply": "1", "id_list": id_list, "label": [label.pk], "next": LIST},
+        HTTP_HX_REQUEST="true",
+    )
+    assert response["HX-Redirect"] == LIST
+    assert [label_names(c) for c in drafts] == [["Spring"]] * 3
+    assert label_names(running) == [] and label_names(push) == []
+    assert "Add labels (Spring): 3 done, 1 refused" in text(browser.get(LIST))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -784,59 +1443,6 @@ def test_an_approver_may_apply_labels_too(client_for, approver, campaign_factory
     response = picker(client_for(approver), "add", [campaign.pk], apply="1", new=["Reviewed"])
     assert response["HX-Redirect"] == LIST
     assert label_names(campaign) == ["Reviewed"]
-
-
-def test_the_label_filter_matches_any_of_the_ticked_labels_without_repeating_rows(
-    browser, campaign_factory, label_factory
-):
-    onboarding, reengage = label_factory(name="Onboarding"), label_factory(name="Reengage")
-    both = campaign_factory(name="Both")
-    both.labels.add(onboarding, reengage)
-    campaign_factory(name="Only onboarding").labels.add(onboarding)
-    campaign_factory(name="Only reengage").labels.add(reengage)
-    campaign_factory(name="Neither")
-
-    response = browser.get(LIST, {"label": [onboarding.pk, reengage.pk]})
-    names = sorted(c.name for c in response.context["page"])
-    assert names == ["Both", "Only onboarding", "Only reengage"]
-    counts = {label: n for _, label, n, _ in response.context["quick_filters"]}
-    assert counts["All"] == 3 and counts["Draft"] == 3
-    html = response.content.decode()
-    assert f'value="{onboarding.pk}" checked' in html and f'value="{reengage.pk}" checked' in html
-    assert response.context["label_summary"] == "Onboarding, Reengage"
-
-    response = browser.get(LIST, {"label": [reengage.pk]})
-    assert sorted(c.name for c in response.context["page"]) == ["Both", "Only reengage"]
-
-
-def test_unknown_labels_in_the_filter_are_ignored_with_a_note(
-    browser, campaign_factory, label_factory
-):
-    onboarding = label_factory(name="Onboarding")
-    campaign_factory(name="Tagged").labels.add(onboarding)
-    campaign_factory(name="Plain")
-
-    response = browser.get(LIST, {"label": [onboarding.pk, 999999, "abc"]})
-    assert response.status_code == 200
-    assert [c.name for c in response.context["page"]] == ["Tagged"]
-    page = text(response)
-    assert "The label filter ignored 2 labels that do not exist (abc, 999999)" in page
-
-    # Only unknown labels: no label filter at all, rather than an empty page.
-    response = browser.get(LIST, {"label": "999999"})
-    assert sorted(c.name for c in response.context["page"]) == ["Plain", "Tagged"]
-    assert "ignored 1 label that does not exist (999999)" in text(response)
-
-
-def test_the_label_filter_costs_no_extra_query(
-    browser, campaign_factory, label_factory, django_assert_max_num_queries
-):
-    labels = [label_factory() for _ in range(3)]
-    for _ in range(5):
-        campaign_factory().labels.set(labels)
-    with django_assert_max_num_queries(8):
-        response = browser.get(LIST, {"label": [labels[0].pk, labels[1].pk]})
-    assert len(response.context["page"]) == 5
 
 
 # ---------------------------------------------------------------------------------------------
