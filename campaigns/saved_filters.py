@@ -21,6 +21,7 @@ from django.http import QueryDict
 from django.utils.datastructures import MultiValueDict
 
 from accounts.roles import Perm, has_perm
+from campaigns.filters import FILTER_PARAMETERS
 from campaigns.models import SavedFilter
 from config.errors import Forbidden, Invalid, LimitReached, NotFound
 
@@ -31,25 +32,7 @@ MAX_QUERY_LENGTH = 16_000
 
 # The All Campaigns page's and the list endpoint's filter parameters. Anything else in a query
 # string (page, utm_source, a typo) is not part of the filter and is dropped when saving.
-FILTER_PARAMS = frozenset(
-    {
-        "status",
-        "channel",
-        "channel_group",
-        "type",
-        "delivery",
-        "created_by",
-        "label",
-        "q",
-        "archived",
-        "created_after",
-        "created_before",
-        "last_active_after",
-        "last_active_before",
-        "quick",
-        "ordering",
-    }
-)
+FILTER_PARAMS = frozenset(FILTER_PARAMETERS)
 
 NAME_REQUIRED = "Give the filter a name."
 NAME_TAKEN = "You already have a saved filter with this name (names are compared ignoring case)."
