@@ -13,7 +13,7 @@ import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import quote, urlsplit, urlunsplit
+from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 import redis
@@ -25,6 +25,7 @@ from django.utils import timezone
 import campaigns.tasks  # noqa: F401 - registers the task on every Celery app, the test's included
 from campaigns.choices import Action, Status
 from campaigns.models import Campaign, CampaignAudit
+from tests.dburl import test_database_url
 
 TASK = "campaigns.tasks.auto_archive_campaigns"
 ROOT = Path(__file__).resolve().parents[2]
@@ -40,18 +41,6 @@ def isolated_redis_url() -> str:
     if parts.path in ("", "/", "/0"):
         parts = parts._replace(path="/14")
     return urlunsplit(parts)
-
-
-def worker_database_url() -> str:
-    """DATABASE_URL with pytest-django's test database in place of the configured one.
-
-    Only the database name changes, so a socket host given in the query string (the embedded
-    PostgreSQL of `make test`) carries over.
-    """
-    url = os.environ.get("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/herald")
-    parts = urlsplit(url)
-    name = quote(settings.DATABASES["default"]["NAME"], safe="")
-    return urlunsplit(parts._replace(path="/" + name))
 
 
 def celery_executable() -> str:
@@ -79,7 +68,7 @@ def worker(tmp_path: Path) -> Iterator[Worker]:
     env = {
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "config.settings",
-        "DATABASE_URL": worker_database_url(),
+        "DATABASE_URL": test_database_url(),
         "DATABASE_CONN_MAX_AGE": "0",
         "REDIS_URL": redis_url,
         "CELERY_BROKER_URL": redis_url,

@@ -26,6 +26,7 @@ from config.errors import Invalid, LimitReached
 from labels import services
 from labels.models import Label
 from labels.rules import MAX_LABELS
+from tests.dburl import test_database_url
 
 # serialized_rollback: each test starts with the rows migrations made (the role groups), which a
 # transactional test case flushes at the end.
@@ -227,15 +228,9 @@ except DomainError as exc:
 """
 
 
-def _database_url() -> str:
-    db = connection.settings_dict
-    auth = db["USER"] + (f":{db['PASSWORD']}" if db["PASSWORD"] else "")
-    return f"postgres://{auth}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
-
-
 def test_separate_processes_creating_at_once_stop_at_exactly_900(marketer) -> None:
     fill_to(MAX_LABELS - 3)
-    env = {**os.environ, "DATABASE_URL": _database_url(), "DATABASE_CONN_MAX_AGE": "0"}
+    env = {**os.environ, "DATABASE_URL": test_database_url(), "DATABASE_CONN_MAX_AGE": "0"}
     processes = 8
 
     with creation_lock_held() as release_when_queued:
