@@ -661,7 +661,7 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         users = {spec[0]: self._user(*spec) for spec in DEMO_USERS}
-        labels = {name: self._label(name) for name in DEMO_LABELS}
+        labels = {name: self._label(name, users[MARKETER]) for name in DEMO_LABELS}
         names = [demo.name for demo in DEMOS]
         existing = set(Campaign.objects.filter(name__in=names).values_list("name", flat=True))
         missing = [demo for demo in DEMOS if demo.name not in existing]
@@ -687,8 +687,10 @@ class Command(BaseCommand):
         user.groups.add(Group.objects.get(name=role.value))
         return user
 
-    def _label(self, name: str) -> Label:
-        label, _ = Label.objects.get_or_create(name__iexact=name, defaults={"name": name})
+    def _label(self, name: str, creator: User) -> Label:
+        label, _ = Label.objects.get_or_create(
+            name__iexact=name, defaults={"name": name, "created_by": creator}
+        )
         return label
 
     @transaction.atomic
