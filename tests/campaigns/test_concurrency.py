@@ -12,7 +12,6 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any
 
 import pytest
 from django.db import connection, connections, transaction
@@ -22,46 +21,13 @@ from campaigns import services
 from campaigns.choices import Action, Status
 from campaigns.models import Campaign, CampaignAudit
 from config.errors import DomainError, InvalidTransition, ReadOnly
+from tests.concurrency import run_together
 
 S = Status
 # serialized_rollback: each test starts with the rows migrations made (the role groups), which a
 # transactional test case flushes at the end.
 pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
 TIMEOUT = 30
-
-
-def _in_thread(
-    fn: Callable[[], Any], barrier: threading.Barrier, out: list[Any], index: int
-) -> None:
-    try:
-        barrier.wait(timeout=TIMEOUT)
-        out[index] = fn()
-    except Exception as exc:  # the outcome is what the test inspects
-        out[index] = exc
-    finally:
-        connections.close_all()  # this thread's connection, not the test's
-
-
-def run_together(
-    *calls: Callable[[], Any], while_started: Callable[[], None] | None = None
-) -> list[Any]:
-    """Start every call at once, each in its own thread (so its own connection).
-
-    Returns each call's result, or the exception it raised."""
-    barrier = threading.Barrier(len(calls))
-    out: list[Any] = [None] * len(calls)
-    threads = [
-        threading.Thread(target=_in_thread, args=(fn, barrier, out, i))
-        for i, fn in enumerate(calls)
-    ]
-    for thread in threads:
-        thread.start()
-    if while_started:
-        while_started()
-    for thread in threads:
-        thread.join(TIMEOUT)
-        assert not thread.is_alive(), "a transaction never finished"
-    return out
 
 
 def lock_waiters() -> int:

@@ -26,6 +26,7 @@ from config.errors import Invalid, LimitReached
 from labels import services
 from labels.models import Label
 from labels.rules import MAX_LABELS
+from tests.concurrency import run_together
 from tests.dburl import test_database_url
 
 # serialized_rollback: each test starts with the rows migrations made (the role groups), which a
@@ -93,36 +94,6 @@ def creation_lock_held() -> Iterator[Callable[[int, float], bool]]:
         assert not failure, failure
 
 
-def _in_thread(fn: Callable[[], Any], barrier: threading.Barrier, out: list[Any], i: int) -> None:
-    try:
-        barrier.wait(timeout=TIMEOUT)
-        out[i] = fn()
-    except Exception as exc:  # the outcome is what the test inspects
-        out[i] = exc
-    finally:
-        connections.close_all()  # this thread's connection, not the test's
-
-
-def run_together(
-    calls: list[Callable[[], Any]], while_started: Callable[[], Any] | None = None
-) -> list[Any]:
-    """Start every call at once (a barrier), each in its own thread; each one's result or exception."""
-    barrier = threading.Barrier(len(calls))
-    out: list[Any] = [None] * len(calls)
-    threads = [
-        threading.Thread(target=_in_thread, args=(fn, barrier, out, i))
-        for i, fn in enumerate(calls)
-    ]
-    for thread in threads:
-        thread.start()
-    if while_started:
-        while_started()
-    for thread in threads:
-        thread.join(TIMEOUT)
-        assert not thread.is_alive(), "a transaction never finished"
-    return out
-
-
 def creator(actor: Any, name: str) -> Callable[[], Any]:
     return lambda: services.label_create(actor=actor, name=name)
 
@@ -134,7 +105,7 @@ def test_thirty_creations_at_once_with_890_labels_stop_at_exactly_900(marketer) 
     queued: list[bool] = []
     with creation_lock_held() as release_when_queued:
         results = run_together(
-            [creator(marketer, name) for name in names],
+            *[creator(marketer, name) for name in names],
             while_started=lambda: queued.append(release_when_queued(len(names))),
         )
 
@@ -151,7 +122,7 @@ def test_thirty_creations_at_once_with_890_labels_stop_at_exactly_900(marketer) 
 
 
 def test_thirty_creations_at_once_below_the_cap_all_succeed(marketer) -> None:
-    results = run_together([creator(marketer, f"Calm {i:02d}") for i in range(30)])
+    results = run_together(*[creator(marketer, f"Calm {i:02d}") for i in range(30)])
     assert all(isinstance(r, Label) for r in results), results
     assert Label.objects.count() == 30
 
@@ -162,7 +133,8 @@ def test_two_creations_of_one_name_in_different_case_create_exactly_one(marketer
     queued: list[bool] = []
     with creation_lock_held() as release_when_queued:
         results = run_together(
-            [creator(marketer, "Flash Sale"), creator(marketer, "FLASH SALE")],
+            creator(marketer, "Flash Sale"),
+            creator(marketer, "FLASH SALE"),
             while_started=lambda: queued.append(release_when_queued(2)),
         )
 
@@ -185,7 +157,8 @@ def test_a_case_duplicate_racing_for_the_last_free_place_is_refused_as_a_duplica
     queued: list[bool] = []
     with creation_lock_held() as release_when_queued:
         results = run_together(
-            [creator(marketer, "Last one"), creator(marketer, "LAST ONE")],
+            creator(marketer, "Last one"),
+            creator(marketer, "LAST ONE"),
             while_started=lambda: queued.append(release_when_queued(2)),
         )
 
@@ -198,10 +171,8 @@ def test_get_or_create_racing_on_one_name_returns_one_label_to_both(marketer) ->
     queued: list[bool] = []
     with creation_lock_held() as release_when_queued:
         results = run_together(
-            [
-                lambda: services.labels_get_or_create(actor=marketer, names=["Flash Sale"]),
-                lambda: services.labels_get_or_create(actor=marketer, names=["flash sale"]),
-            ],
+            lambda: services.labels_get_or_create(actor=marketer, names=["Flash Sale"]),
+            lambda: services.labels_get_or_create(actor=marketer, names=["flash sale"]),
             while_started=lambda: queued.append(release_when_queued(2)),
         )
 
