@@ -21,36 +21,7 @@ from schemathesis.checks import not_a_server_error
 
 from campaigns.choices import Status
 from config.wsgi import application
-
-API_OPERATIONS = {
-    ("post", "/api/v1/auth/token/"),
-    ("get", "/api/v1/me/"),
-    ("get", "/api/v1/campaigns/"),
-    ("post", "/api/v1/campaigns/"),
-    ("get", "/api/v1/campaigns/counts/"),
-    ("get", "/api/v1/campaigns/schemas/"),
-    ("post", "/api/v1/campaigns/bulk/"),
-    ("get", "/api/v1/campaigns/{id}/"),
-    ("patch", "/api/v1/campaigns/{id}/"),
-    ("post", "/api/v1/campaigns/{id}/publish/"),
-    ("post", "/api/v1/campaigns/{id}/stop/"),
-    ("post", "/api/v1/campaigns/{id}/clone/"),
-    ("post", "/api/v1/campaigns/{id}/archive/"),
-    ("get", "/api/v1/campaigns/{id}/timeline/"),
-    ("post", "/api/v1/campaigns/labels/"),
-    ("get", "/api/v1/labels/"),
-    ("post", "/api/v1/labels/"),
-    ("get", "/api/v1/labels/check/"),
-    ("get", "/api/v1/labels/export/"),
-    ("get", "/api/v1/labels/{id}/"),
-    ("patch", "/api/v1/labels/{id}/"),
-    ("delete", "/api/v1/labels/{id}/"),
-    ("get", "/api/v1/saved-filters/"),
-    ("post", "/api/v1/saved-filters/"),
-    ("get", "/api/v1/saved-filters/{id}/"),
-    ("patch", "/api/v1/saved-filters/{id}/"),
-    ("delete", "/api/v1/saved-filters/{id}/"),
-}
+from tests.api_operations import API_OPERATIONS
 
 
 def test_schema_generates_without_warnings(tmp_path):
