@@ -40,6 +40,11 @@ class Campaign(models.Model):
         max_length=32, choices=Status.choices, default=Status.DRAFT, editable=False
     )
 
+    # While the status shows the approval workflow (Approval Pending or Rejected) for changes to a
+    # campaign that is already live, what the live version is doing (Scheduled, Running or
+    # Awaiting Next Run): it keeps to its schedule until the changes are approved. Empty otherwise.
+    live_status = models.CharField(max_length=32, choices=Status.choices, blank=True, default="")
+
     who = models.JSONField(default=default_who, blank=True)
     what = models.JSONField(default=dict, blank=True)
     when = models.JSONField(default=dict, blank=True)

@@ -23,15 +23,36 @@ FINAL = frozenset({S.STOPPED, S.COMPLETED})
 
 # action -> {from_state: allowed to_states}
 TRANSITIONS: dict[Action, dict[Status, frozenset[Status]]] = {
-    Action.PUBLISH: {S.DRAFT: frozenset({S.SCHEDULED, S.RUNNING})},
-    # The approval path (filled in by the approvals workflow).
+    # From Rejected only with campaign approval off (approvals.policy), or by an approver
+    # publishing the rejected changes of a live campaign.
+    Action.PUBLISH: {
+        S.DRAFT: frozenset({S.SCHEDULED, S.RUNNING}),
+        S.REJECTED: frozenset({S.SCHEDULED, S.RUNNING, S.AWAITING_NEXT_RUN}),
+    },
+    # The creator-approver workflow (approvals.policy says who may, when).
     Action.SUBMIT: {
         S.DRAFT: frozenset({S.PENDING_APPROVAL}),
         S.REJECTED: frozenset({S.PENDING_APPROVAL}),
     },
+    # Changes to a live campaign sent for approval: the live version keeps running meanwhile.
+    Action.REVISE: {state: frozenset({S.PENDING_APPROVAL}) for state in LIVE},
     Action.APPROVE: {S.PENDING_APPROVAL: frozenset({S.SCHEDULED, S.RUNNING, S.AWAITING_NEXT_RUN})},
     Action.REJECT: {S.PENDING_APPROVAL: frozenset({S.REJECTED})},
-    Action.STOP: {state: frozenset({S.STOPPED}) for state in LIVE},
+    Action.WITHDRAW: {
+        S.PENDING_APPROVAL: frozenset(
+            {S.DRAFT, S.REJECTED, S.SCHEDULED, S.RUNNING, S.AWAITING_NEXT_RUN}
+        )
+    },
+    # Changes whose send has gone out as it was: the campaign goes back to its live status.
+    Action.DISCARD: {
+        S.PENDING_APPROVAL: frozenset({S.SCHEDULED, S.RUNNING, S.AWAITING_NEXT_RUN, S.COMPLETED})
+    },
+    # From Approval Pending / Rejected only while a live version runs (Campaign.live_status).
+    Action.STOP: {
+        **{state: frozenset({S.STOPPED}) for state in LIVE},
+        S.PENDING_APPROVAL: frozenset({S.STOPPED}),
+        S.REJECTED: frozenset({S.STOPPED}),
+    },
     # The scheduler's moves.
     Action.RUN_START: {
         S.SCHEDULED: frozenset({S.RUNNING}),
@@ -136,6 +157,8 @@ def action_verdict(campaign: Campaign, action: Action) -> Verdict:
                 return Verdict(False, _first_reason(editable_sections(campaign)))
             return Verdict(True)
     elif transition_target(action, state):
+        if action == Action.STOP and state not in LIVE and campaign.live_status not in LIVE:
+            return Verdict(False, REFUSALS[(action, state)])
         return Verdict(True)
     reason = REFUSALS.get((action, state))
     if reason is None:

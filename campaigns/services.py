@@ -15,11 +15,20 @@ from django.db.models import QuerySet
 from django.utils import timezone
 
 from accounts.roles import Perm, has_perm
+from approvals import policy
 from campaigns import rules
 from campaigns.choices import Action, CampaignType, Delivery, Section, Status
 from campaigns.models import Campaign, CampaignAudit, default_who
 from campaigns.validation import first_run_at, validate_campaign, who_label_ids
-from config.errors import DomainError, Forbidden, Invalid, InvalidTransition, NotFound, ReadOnly
+from config.errors import (
+    DomainError,
+    Forbidden,
+    Invalid,
+    InvalidTransition,
+    NotFound,
+    ReadOnly,
+    Refused,
+)
 from labels.models import Label
 
 logger = logging.getLogger(__name__)
@@ -44,15 +53,28 @@ def _locked(actor: Any, campaign_id: int) -> Campaign:
         raise NotFound(f"Campaign {campaign_id} does not exist.") from None
 
 
-def _check(campaign: Campaign, action: Action) -> None:
-    verdict = rules.action_verdict(campaign, action)
-    if not verdict.allowed:
-        error = (
-            ReadOnly
-            if campaign.archived_at is not None or action == Action.EDIT
-            else InvalidTransition
-        )
-        raise error(verdict.reason)
+def _check(campaign: Campaign, action: Action, actor: Any) -> policy.CampaignRules:
+    """Ask the one rules function whether this actor may do this now; raise its refusal if not."""
+    answer = policy.campaign_rules(campaign, actor)
+    refuse(answer.actions[action])
+    return answer
+
+
+ERRORS_BY_CODE: dict[str, type[DomainError]] = {
+    "read_only": ReadOnly,
+    "invalid_transition": InvalidTransition,
+    "permission_denied": Forbidden,
+}
+
+
+def refuse(verdict: policy.Verdict, errors: dict[str, list[str]] | None = None) -> None:
+    """Raise the error a refused verdict stands for (409 with its code, 403 for roles)."""
+    if verdict.allowed:
+        return
+    error = ERRORS_BY_CODE.get(verdict.code)
+    if error is not None:
+        raise error(verdict.reason, errors=errors)
+    raise Refused(verdict.reason, code=verdict.code or "refused", errors=errors)
 
 
 def _audit(
@@ -216,21 +238,65 @@ def campaign_update(*, actor: Any, campaign_id: int, data: dict[str, Any]) -> Ca
 
 def _edit(campaign: Campaign, *, actor: Any, data: dict[str, Any]) -> Campaign:
     """campaign_update's work on a row already locked by the caller."""
-    _check(campaign, Action.EDIT)
-    current_labels = sorted(campaign.labels.values_list("pk", flat=True))
-    changes: dict[str, dict[str, Any]] = {}
-    for key, new in data.items():
-        if key == "name":
-            new = _name(new)
-        old: Any = current_labels if key == "labels" else getattr(campaign, key)
-        if key == "labels":
-            new = _label_ids(new)
-        if new != old:
-            changes[key] = {"old": old, "new": new}
+    answer = _check(campaign, Action.EDIT, actor)
+    changes = content_changes(campaign, data)
     if not changes:
         return campaign
+    if answer.mode == policy.Mode.REVISION:
+        raise Refused(
+            "Campaign approval is on: send these changes for approval; the live campaign keeps "
+            "running as it is until they are approved.",
+            code="approval_required",
+        )
+    check_sections(changes, answer.sections)
+    campaign = write_content(campaign, actor=actor, changes=changes)
+    _after_direct_edit(campaign, actor)
+    return campaign
 
-    sections = rules.editable_sections(campaign)
+
+def _after_direct_edit(campaign: Campaign, actor: Any) -> None:
+    """A campaign never live that awaits approval is its own proposal: keep the request's copy
+    (what approvers read, and the history) the same as the campaign."""
+    if campaign.status == Status.PENDING_APPROVAL and not campaign.live_status:
+        from approvals.diff import snapshot
+
+        pending = policy.pending_request(campaign)
+        if pending is not None:
+            pending.proposed = snapshot(campaign)
+            if policy.role_of(actor) == policy.Role.CREATOR:
+                # An approver's edits while reviewing do not make them an author (docs/decisions).
+                pending.content_edited_by = actor
+            pending.save(update_fields=["proposed", "content_edited_by", "updated_at"])
+
+
+def content_changes(
+    campaign: Campaign, data: dict[str, Any], base: dict[str, Any] | None = None
+) -> dict[str, dict[str, Any]]:
+    """The fields of `data` that differ from the campaign (or from `base`, a proposal), as
+    {field: {"old", "new"}}, names cleaned and labels as sorted ids. Nothing is written."""
+    current_labels = (
+        sorted(base["labels"])
+        if base is not None
+        else sorted(campaign.labels.values_list("pk", flat=True))
+    )
+    changes: dict[str, dict[str, Any]] = {}
+    for key, new in data.items():
+        if key not in EDITABLE_FIELDS:
+            raise Invalid("Unknown fields.", errors={key: ["This field cannot be edited."]})
+        if key == "name":
+            new = _name(new)
+        if key == "labels":
+            old: Any = current_labels
+            new = _label_ids(new)
+        else:
+            old = base[key] if base is not None else getattr(campaign, key)
+        if new != old:
+            changes[key] = {"old": old, "new": new}
+    return changes
+
+
+def check_sections(changes: dict[str, Any], sections: dict[Section, str | None]) -> None:
+    """Refuse (409, naming each field and why) changes to sections that may not change now."""
     locked: dict[str, list[str]] = {}
     for key in changes:
         section = rules.FIELD_SECTIONS[key]
@@ -247,14 +313,65 @@ def _edit(campaign: Campaign, *, actor: Any, data: dict[str, Any]) -> Campaign:
     if locked:
         raise ReadOnly("Some of these changes are not allowed now.", errors=locked)
 
-    merged = {
-        k: changes[k]["new"] if k in changes else getattr(campaign, k)
-        for k in ("channel", "type", "delivery", "who", "what", "when")
-    }
+
+def validate_content(
+    content: dict[str, Any], changes: dict[str, Any], *, live_status: str, now: dt.datetime
+) -> dt.datetime | None:
+    """Check a whole content (the campaign's, or a proposal's) after `changes`.
+
+    A scheduled campaign stays scheduled: a changed schedule must still start in the future, and
+    its new first send is returned (None when the schedule did not change).
+    """
+    merged = {k: content[k] for k in ("channel", "type", "delivery", "who", "what", "when")}
     validate_campaign(**merged)
     if "who" in changes:
         _check_who_labels(merged["who"])
     if "labels" in changes:
+        _labels(changes["labels"]["new"])
+    if live_status == Status.SCHEDULED and ("when" in changes or "delivery" in changes):
+        # Sending at once is a different act (stop it, clone it, publish the clone).
+        validate_campaign(**merged, for_publish=True, now=now)
+        first = first_run_at(merged["delivery"], merged["when"], now)
+        if rules.publish_target(Delivery(merged["delivery"]), first, now) != Status.SCHEDULED:
+            raise Invalid(
+                "A scheduled campaign needs a first send in the future.",
+                errors={
+                    "when": [
+                        "Give a start date and time in the future; a scheduled campaign "
+                        "cannot be switched to send now or to start at once."
+                    ]
+                },
+            )
+        return first
+    return None
+
+
+def write_content(
+    campaign: Campaign,
+    *,
+    actor: Any,
+    changes: dict[str, dict[str, Any]],
+    action: Action = Action.EDIT,
+    to_status: str | None = None,
+    extra: dict[str, Any] | None = None,
+    **fields: Any,
+) -> Campaign:
+    """Validate and save content changes (already checked against the rules) with one audit row.
+
+    `to_status` moves the campaign too (an approval applying a revision); `fields` are set as
+    they are (next_run_at, live_status).
+    """
+    now = timezone.now()
+    live_status = campaign.live_status or campaign.status
+    if to_status in rules.LIVE:
+        live_status = to_status
+    content = {
+        k: getattr(campaign, k) for k in ("channel", "type", "delivery", "who", "what", "when")
+    }
+    content.update({k: c["new"] for k, c in changes.items() if k != "labels"})
+    first = validate_content(content, changes, live_status=live_status, now=now)
+    if "labels" in changes:
+        current_labels = changes["labels"]["old"]
         new_labels = _labels(changes["labels"]["new"])
         names = dict(Label.objects.filter(pk__in=current_labels).values_list("pk", "name"))
         names.update((label.pk, label.name) for label in new_labels)
@@ -270,43 +387,52 @@ def _edit(campaign: Campaign, *, actor: Any, data: dict[str, Any]) -> Campaign:
     for key, change in changes.items():
         if key != "labels":
             setattr(campaign, key, change["new"])
-    now = timezone.now()
-    if campaign.status == Status.SCHEDULED and ("when" in changes or "delivery" in changes):
-        # A scheduled campaign stays scheduled: its new schedule must still start in the future.
-        # Sending at once is a different act (stop it, clone it, publish the clone).
-        validate_campaign(**merged, for_publish=True, now=now)
-        first = first_run_at(campaign.delivery, campaign.when, now)
-        if rules.publish_target(Delivery(campaign.delivery), first, now) != Status.SCHEDULED:
-            raise Invalid(
-                "A scheduled campaign needs a first send in the future.",
-                errors={
-                    "when": [
-                        "Give a start date and time in the future; a scheduled campaign "
-                        "cannot be switched to send now or to start at once."
-                    ]
-                },
-            )
+    if first is not None and "next_run_at" not in fields:
         campaign.next_run_at = first
+    before = campaign.status
+    if to_status is not None:
+        campaign.status = to_status
+    for key, value in fields.items():
+        setattr(campaign, key, value)
     campaign.updated_by = actor
     campaign.last_active_at = now
     campaign.save()
     _audit(
         campaign,
         actor=actor,
-        action=Action.EDIT,
-        from_status=campaign.status,
+        action=action,
+        from_status=before,
         to_status=campaign.status,
-        changes=changes,
+        changes={**changes, **(extra or {})},
     )
     return campaign
 
 
 @transaction.atomic
-def campaign_publish(*, actor: Any, campaign_id: int) -> Campaign:
-    """Publish a draft: Scheduled when its first send lies ahead, else Running."""
+def campaign_publish(
+    *,
+    actor: Any,
+    campaign_id: int,
+    data: dict[str, Any] | None = None,
+    run_on: str | None = None,
+) -> Campaign:
+    """Publish a draft: Scheduled when its first send lies ahead, else Running.
+
+    With campaign approval on, only approvers publish (approvals.policy); an approver publishing
+    the rejected changes of a live campaign may change What with `data`, and after the scheduled
+    time says with `run_on` ("today" or "tomorrow") when the next run happens.
+    """
     _require(actor, Perm.PUBLISH)
     campaign = _locked(actor, campaign_id)
-    _check(campaign, Action.PUBLISH)
+    answer = _check(campaign, Action.PUBLISH, actor)
+    if campaign.live_status:
+        from approvals.services import rejected_changes_publish
+
+        return rejected_changes_publish(
+            campaign, actor=actor, answer=answer, data=data or {}, run_on=run_on
+        )
+    if data:
+        _edit(campaign, actor=actor, data=data)
     now = timezone.now()
     validate_campaign(
         channel=campaign.channel,
@@ -350,7 +476,13 @@ def campaign_stop(*, actor: Any, campaign_id: int) -> Campaign:
     """Stop a live campaign for good (there is no pause). Stopping twice is refused, not repeated."""
     _require(actor, Perm.STOP)
     campaign = _locked(actor, campaign_id)
-    _check(campaign, Action.STOP)
+    _check(campaign, Action.STOP, actor)
+    pending = policy.pending_request(campaign) if campaign.live_status else None
+    if pending is not None:
+        # Changes awaiting approval for a campaign that will never send again are moot.
+        from approvals.services import request_close
+
+        request_close(pending, actor=actor, why="The campaign was stopped.")
     return _move(
         campaign,
         actor=actor,
@@ -358,6 +490,7 @@ def campaign_stop(*, actor: Any, campaign_id: int) -> Campaign:
         to=Status.STOPPED,
         now=timezone.now(),
         next_run_at=None,
+        live_status="",
     )
 
 
@@ -411,7 +544,7 @@ def campaign_archive(*, actor: Any, campaign_id: int) -> Campaign:
     """Archive a draft, completed, stopped or rejected campaign; from then on it is read-only."""
     _require(actor, Perm.ARCHIVE)
     campaign = _locked(actor, campaign_id)
-    _check(campaign, Action.ARCHIVE)
+    _check(campaign, Action.ARCHIVE, actor)
     campaign.archived_at = timezone.now()
     campaign.save(update_fields=["archived_at", "updated_at"])
     _audit(
@@ -512,10 +645,12 @@ def campaign_labels_change(
     campaign = _locked(actor, campaign_id)
     current = set(campaign.labels.values_list("pk", flat=True))
     wanted = (current | set(add)) - set(remove)
-    _check(campaign, Action.EDIT)  # archived or final campaigns refuse, even a no-op
+    answer = _check(
+        campaign, Action.EDIT, actor
+    )  # archived or final campaigns refuse, even a no-op
     if wanted == current:
         return campaign, False
-    reason = rules.editable_sections(campaign)[Section.LABELS]
+    reason = answer.sections[Section.LABELS]
     if reason:
         # The reason as the message, so each line of a bulk result says why (Running: only What
         # can change); the general edit refusal keeps it in the field errors only.

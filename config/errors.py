@@ -54,3 +54,16 @@ class Conflict(DomainError):
 
     code = "conflict"
     http_status = 409
+
+
+class Refused(DomainError):
+    """An action the workflow refuses now, named by its own code (approval_required,
+    changes_discarded, self_approval, ...) so clients can tell the reasons apart."""
+
+    http_status = 409
+
+    def __init__(
+        self, message: str, *, code: str, errors: dict[str, list[str]] | None = None
+    ) -> None:
+        super().__init__(message, errors=errors)
+        self.code = code

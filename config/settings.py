@@ -138,6 +138,8 @@ STORAGES = {
 EMAIL_CONFIG = env.email_url("EMAIL_URL", default="consolemail://")
 vars().update(EMAIL_CONFIG)
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="Herald <herald@localhost>")
+# Where people reach the dashboard: links in e-mails (approval requests, decisions) start with it.
+HERALD_BASE_URL = env.str("HERALD_BASE_URL", default="http://localhost:8000").rstrip("/")
 
 # --- Security: production values by default, relaxed only in development. ---
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")

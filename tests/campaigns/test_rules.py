@@ -41,10 +41,12 @@ def make(
     archived: bool = False,
     next_run_at: dt.datetime | None = None,
     runs_count: int = 0,
+    live_status: str = "",
 ) -> Campaign:
     """An unsaved campaign: the rules read its fields and never touch the database."""
     return Campaign(
         status=status,
+        live_status=live_status,
         archived_at=NOW if archived else None,
         next_run_at=next_run_at,
         runs_count=runs_count,
@@ -97,7 +99,9 @@ ACTION_TABLE: list[tuple[Status, Action, bool, str | None]] = [
     (S.PENDING_APPROVAL, A.ARCHIVE, False, "Campaigns awaiting approval cannot be archived."),
     # Rejected: editable (and re-submitted through approvals), archivable.
     (S.REJECTED, A.EDIT, False, OK),
-    (S.REJECTED, A.PUBLISH, False, "A campaign that is Rejected cannot be published."),
+    # The state allows it; approvals.policy allows it only with campaign approval off, or to an
+    # approver publishing rejected changes of a live campaign.
+    (S.REJECTED, A.PUBLISH, False, OK),
     (S.REJECTED, A.STOP, False, "Rejected campaigns are not live; there is nothing to stop."),
     (S.REJECTED, A.CLONE, False, OK),
     (S.REJECTED, A.ARCHIVE, False, OK),
@@ -360,12 +364,18 @@ def test_stopped_and_completed_have_no_way_out() -> None:
 
 
 def test_stop_applies_to_live_campaigns_only_and_always_lands_in_stopped() -> None:
-    assert rules.TRANSITIONS[A.STOP] == {state: {S.STOPPED} for state in rules.LIVE}
+    # Approval Pending / Rejected stop only while a live version runs (their live_status).
+    workflow = {S.PENDING_APPROVAL: {S.STOPPED}, S.REJECTED: {S.STOPPED}}
+    assert rules.TRANSITIONS[A.STOP] == {state: {S.STOPPED} for state in rules.LIVE} | workflow
     assert rules.LIVE == {S.SCHEDULED, S.RUNNING, S.AWAITING_NEXT_RUN}
+    for state in workflow:
+        assert not rules.action_verdict(make(state), A.STOP).allowed
+        assert rules.action_verdict(make(state, live_status=S.RUNNING), A.STOP).allowed
 
 
 def test_publish_turns_a_draft_into_scheduled_or_running() -> None:
-    assert rules.TRANSITIONS[A.PUBLISH] == {S.DRAFT: {S.SCHEDULED, S.RUNNING}}
+    assert rules.TRANSITIONS[A.PUBLISH][S.DRAFT] == {S.SCHEDULED, S.RUNNING}
+    assert set(rules.TRANSITIONS[A.PUBLISH]) == {S.DRAFT, S.REJECTED}
 
 
 def test_every_editable_field_belongs_to_a_section() -> None:

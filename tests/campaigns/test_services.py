@@ -333,7 +333,7 @@ def test_recurring_first_send_is_never_before_its_start(marketer) -> None:
     )
 
 
-@pytest.mark.parametrize("status", [s for s in Status if s != S.DRAFT])
+@pytest.mark.parametrize("status", [s for s in Status if s not in (S.DRAFT, S.REJECTED)])
 def test_only_drafts_publish(marketer, campaign_factory, status) -> None:
     campaign = campaign_factory(status=status)
     before = snapshot()
@@ -342,6 +342,15 @@ def test_only_drafts_publish(marketer, campaign_factory, status) -> None:
     campaign.refresh_from_db()
     assert campaign.status == status
     assert snapshot() == before
+
+
+def test_with_approval_off_a_rejected_campaign_publishes_like_a_draft(
+    marketer, campaign_factory
+) -> None:
+    campaign = campaign_factory(status=S.REJECTED)
+    services.campaign_publish(actor=marketer, campaign_id=campaign.pk)
+    campaign.refresh_from_db()
+    assert campaign.status in (S.SCHEDULED, S.RUNNING)
 
 
 def test_archived_draft_cannot_be_published(marketer, campaign_factory) -> None:
