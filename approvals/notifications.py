@@ -19,17 +19,23 @@ from django.urls import reverse
 from accounts.roles import Role
 from approvals.models import ApprovalRequest, ApprovalSettings, RequestStatus
 
+# Publishing to the broker is retried briefly, not for Celery's default ~20 s: this runs in the
+# web request of the person who just decided, after their decision was committed.
+PUBLISH_RETRY = {"max_retries": 3, "interval_start": 0, "interval_step": 0.2, "interval_max": 0.5}
+
 
 def request_sent(request_id: int) -> None:
-    from approvals.tasks import send_approval_emails
-
-    send_approval_emails.delay(request_id, "sent")
+    _queue(request_id, "sent")
 
 
 def request_decided(request_id: int) -> None:
+    _queue(request_id, "decided")
+
+
+def _queue(request_id: int, event: str) -> None:
     from approvals.tasks import send_approval_emails
 
-    send_approval_emails.delay(request_id, "decided")
+    send_approval_emails.apply_async((request_id, event), retry=True, retry_policy=PUBLISH_RETRY)
 
 
 def absolute(path: str) -> str:

@@ -301,8 +301,18 @@ def _scenario(campaign: Campaign, when: dt.datetime | None, now: dt.datetime):
     time = Time.AFTER if when is not None and when <= now else Time.BEFORE
     if state == S.RUNNING:
         time = Time.DURING
-    phase = Phase.RAN if campaign.runs_count > 0 else Phase.NEW
-    return state, phase, time
+    return state, _phase(campaign, time), time
+
+
+def _phase(campaign: Campaign, time: Time) -> Phase:
+    """Has the first run started? The scheduler counts runs; besides, a live version that is
+    Running or Awaiting Next Run has started, and a Scheduled one whose time has come went out as
+    it was (changes for that send are discarded, as the Scheduled row says)."""
+    if campaign.runs_count > 0 or campaign.live_status in (S.RUNNING, S.AWAITING_NEXT_RUN):
+        return Phase.RAN
+    if campaign.live_status and time == Time.AFTER:
+        return Phase.RAN
+    return Phase.NEW
 
 
 def _off_sections(campaign: Campaign, now: dt.datetime) -> dict[Section, str | None]:
@@ -509,8 +519,9 @@ def _verdicts(
         else:
             out[action] = OK
 
-    # Withdraw
-    if A.WITHDRAW in cell.actions and request is not None and request.is_pending:
+    # Withdraw: the requester or the campaign's creator, whatever their role (an approver sends
+    # their own campaign to another approver, and may take it back).
+    if request is not None and request.is_pending:
         ok = getattr(user, "pk", None) in (request.requested_by_id, campaign.created_by_id)
         out[A.WITHDRAW] = (
             OK

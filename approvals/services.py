@@ -9,7 +9,7 @@ at once queue on the campaign's lock; the second finds the request decided and i
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from django.contrib.auth import get_user_model
@@ -32,6 +32,7 @@ from campaigns.choices import Action, Delivery, Status
 from campaigns.models import Campaign
 from campaigns.validation import first_run_at, validate_campaign
 from config.errors import Conflict, Forbidden, Invalid, NotFound, Refused
+from labels.models import Label
 
 MAX_NOTE = 2000
 RUN_ON = ("today", "tomorrow")
@@ -72,6 +73,13 @@ def approval_settings_update(
 # ---------------------------------------------------------------------------------------------
 # Requests
 # ---------------------------------------------------------------------------------------------
+def _after_commit(queue: Callable[[int], None], request_id: int) -> None:
+    """Queue a request's e-mails once the transaction commits. Robust: the decision is recorded
+    by then, so a broker that cannot be reached is logged, not turned into an error for the
+    person who decided."""
+    transaction.on_commit(lambda: queue(request_id), robust=True)
+
+
 def _locked_campaign(actor: Any, campaign_id: int) -> Campaign:
     return campaign_services._locked(actor, campaign_id)
 
@@ -104,8 +112,9 @@ def _note(value: Any, field: str = "note") -> str:
     return text
 
 
-def _approvers(ids: Any, actor: Any) -> list[Any]:
-    """The chosen approvers: users who may approve, other than the requester."""
+def _approvers(ids: Any, actor: Any, authors: set[Any] | None = None) -> list[Any]:
+    """The chosen approvers: users who may approve this request, other than the requester (with
+    self-approval off, not the campaign's `authors` either: they could not approve it)."""
     if ids in (None, ""):
         return []
     if isinstance(ids, str | bytes) or not isinstance(ids, Sequence):
@@ -126,6 +135,12 @@ def _approvers(ids: Any, actor: Any) -> list[Any]:
         for u in users
         if u.pk == actor.pk
     ]
+    if authors and not ApprovalSettings.current().allow_self_approval:
+        errors += [
+            f"{u.email or u.username} created or last edited this campaign and cannot approve it."
+            for u in users
+            if u.pk in authors and u.pk != actor.pk
+        ]
     if errors:
         raise Invalid("Some approvers cannot be chosen.", errors={"approvers": errors})
     return users
@@ -159,7 +174,7 @@ def _open(
     except IntegrityError:  # pragma: no cover - the campaign lock makes this unreachable
         raise Conflict("The campaign already awaits approval.") from None
     request.approvers.set(approvers)
-    transaction.on_commit(lambda: notifications.request_sent(request.pk))
+    _after_commit(notifications.request_sent, request.pk)
     return request
 
 
@@ -172,7 +187,13 @@ def campaign_submit(
     campaign_services._require(actor, Perm.EDIT)
     campaign = _locked_campaign(actor, campaign_id)
     answer = campaign_services._check(campaign, Action.SUBMIT, actor)
-    note, chosen = _note(note), _approvers(approvers, actor)
+    if campaign.live_status:
+        assert answer.request is not None
+        author = answer.request.content_edited_by or actor
+    else:
+        author = _content_author(campaign, answer.request, actor)
+    note = _note(note)
+    chosen = _approvers(approvers, actor, {campaign.created_by_id, author.pk})
     now = timezone.now()
     before = campaign.status
     if campaign.live_status:
@@ -187,7 +208,7 @@ def campaign_submit(
             note=note,
             approvers=chosen,
             target_run_at=campaign.next_run_at,
-            content_edited_by=rejected.content_edited_by or actor,
+            content_edited_by=author,
         )
     else:
         validate_campaign(
@@ -207,7 +228,7 @@ def campaign_submit(
             note=note,
             approvers=chosen,
             target_run_at=policy.proposal_first_run(campaign, now),
-            content_edited_by=campaign.updated_by or actor,
+            content_edited_by=author,
         )
     campaign.status = Status.PENDING_APPROVAL
     campaign.last_active_at = now
@@ -221,6 +242,20 @@ def campaign_submit(
         changes=_request_detail(request),
     )
     return request
+
+
+def _content_author(campaign: Campaign, rejected: ApprovalRequest | None, actor: Any) -> Any:
+    """Who last wrote a campaign never live: its last editor. A rejection writes no content, so a
+    rejected campaign sent again unedited keeps the rejected request's author (the approver who
+    rejected it does not become one); an edit since names its editor."""
+    if campaign.status == Status.REJECTED and rejected is not None:
+        rejection = campaign.audit.filter(action=Action.REJECT).order_by("-id").first()
+        edits = campaign.audit.filter(action=Action.EDIT, actor__isnull=False)
+        if rejection is not None:
+            edits = edits.filter(id__gt=rejection.pk)
+        edit = edits.select_related("actor").order_by("-id").first()
+        return edit.actor if edit else (rejected.content_edited_by or actor)
+    return campaign.updated_by or actor
 
 
 def _request_detail(request: ApprovalRequest, **more: Any) -> dict[str, Any]:
@@ -287,7 +322,8 @@ def campaign_propose(
         )
     live_status = campaign.live_status or campaign.status
     proposed, changes = _proposal_changes(campaign, answer, data, live_status)
-    note, chosen = _note(note), _approvers(approvers, actor)
+    note = _note(note)
+    chosen = _approvers(approvers, actor, {campaign.created_by_id, actor.pk})
     pending = answer.request if answer.request and answer.request.is_pending else None
     if pending is not None:
         if not changes:
@@ -417,7 +453,7 @@ def request_approve(
     else:
         _apply_revision(campaign, request, actor=actor, action=Action.APPROVE, comment=comment)
         _decided(request, RequestStatus.APPROVED, actor, comment)
-    transaction.on_commit(lambda: notifications.request_decided(request.pk))
+    _after_commit(notifications.request_decided, request.pk)
     return request
 
 
@@ -446,6 +482,11 @@ def _apply_revision(
     """Write a proposal onto the live campaign and return it to its live status, in one save."""
     proposal = proposed if proposed is not None else request.proposed
     data = {key: proposal[key] for key in CONTENT_FIELDS if key in proposal}
+    if "labels" in data:
+        # A label deleted since the proposal was written is simply no longer there to apply.
+        data["labels"] = list(
+            Label.objects.filter(pk__in=data["labels"]).values_list("pk", flat=True)
+        )
     changes = campaign_services.content_changes(campaign, data)
     return campaign_services.write_content(
         campaign,
@@ -507,7 +548,7 @@ def _close_discarded(
             request, comment=comment, why=policy.NOTICE_TEXT[policy.Notice.CHANGES_DISCARDED]
         ),
     )
-    transaction.on_commit(lambda: notifications.request_decided(request.pk))
+    _after_commit(notifications.request_decided, request.pk)
 
 
 def request_close(request: ApprovalRequest, *, actor: Any, why: str) -> None:
@@ -535,7 +576,7 @@ def request_reject(*, actor: Any, request_id: Any, comment: Any) -> ApprovalRequ
         campaign, actor=actor, action=Action.REJECT, to=Status.REJECTED, now=timezone.now()
     )
     _annotate_last_audit(campaign, _request_detail(request, comment=comment))
-    transaction.on_commit(lambda: notifications.request_decided(request.pk))
+    _after_commit(notifications.request_decided, request.pk)
     return request
 
 

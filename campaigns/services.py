@@ -431,6 +431,11 @@ def campaign_publish(
         return rejected_changes_publish(
             campaign, actor=actor, answer=answer, data=data or {}, run_on=run_on
         )
+    if run_on is not None:
+        raise Invalid(
+            "Only rejected changes of a live campaign choose their next run.",
+            errors={"run_on": ["A campaign publishes at the time its When says."]},
+        )
     if data:
         _edit(campaign, actor=actor, data=data)
     now = timezone.now()

@@ -70,3 +70,16 @@ def api_for():
         return client
 
     return make
+
+
+@pytest.fixture(autouse=True)
+def _celery_tasks_in_process():
+    """Tasks the code queues run in the test's process, at once (unit tests capture the
+    on-commit callbacks that queue them). tests/integration start a real worker and publish
+    through their own client app, which this leaves alone."""
+    from config.celery import app
+
+    saved = app.conf.task_always_eager, app.conf.task_eager_propagates
+    app.conf.task_always_eager = app.conf.task_eager_propagates = True
+    yield
+    app.conf.task_always_eager, app.conf.task_eager_propagates = saved

@@ -11,6 +11,9 @@ from django.core.management import call_command
 from django.utils import timezone
 
 from accounts.roles import Role, user_roles
+from approvals import services as approvals
+from approvals.diff import diff
+from approvals.models import ApprovalRequest, ApprovalSettings, ApprovalSettingsChange
 from campaigns.choices import CampaignType, Channel, Delivery, Status
 from campaigns.management.commands.seed_demo import DEMO_PASSWORD, DEMO_USERS
 from campaigns.models import Campaign, CampaignAudit
@@ -118,3 +121,43 @@ def test_each_demo_campaign_status_is_the_one_its_last_audit_row_reached(seeded)
         assert moves, campaign.name
         # Audit rows are newest first; archiving keeps the status.
         assert moves[0].to_status == campaign.status, campaign.name
+
+
+def test_the_demo_shows_the_approval_workflow(seeded):
+    assert ApprovalSettings.current().enabled
+    [switched_on] = ApprovalSettingsChange.objects.all()
+    assert switched_on.actor.username == "admin@herald.local"
+    waiting = ApprovalRequest.objects.filter(status="pending").select_related("campaign")
+    assert waiting.count() == Campaign.objects.filter(status=Status.PENDING_APPROVAL).count()
+    assert all(r.requested_by.username == "marketer@herald.local" for r in waiting)
+    assert any(r.note for r in waiting)
+    rejected = ApprovalRequest.objects.get(campaign__name="New season launch")
+    assert (rejected.status, rejected.decided_by.username) == ("rejected", "approver@herald.local")
+    assert "send it again" in rejected.comment
+
+
+def test_the_demo_has_a_live_campaign_with_changes_awaiting_approval(seeded):
+    campaign = Campaign.objects.get(name="Weekly deals digest")
+    [request] = campaign.approval_requests.filter(status="pending")
+
+    assert (campaign.status, campaign.live_status) == (
+        Status.PENDING_APPROVAL,
+        Status.AWAITING_NEXT_RUN,
+    )
+    assert request.kind == "revision" and request.note
+    changes = diff(request.base, request.proposed)
+    assert changes and {c.field for c in changes} == {"what"}
+    # The live version runs as it was until the changes are approved.
+    assert campaign.what == request.base["what"] != request.proposed["what"]
+
+
+def test_seed_demo_keeps_an_admins_choice_to_switch_approval_off(seeded):
+    admin = User.objects.get(username="admin@herald.local")
+    approvals.approval_settings_update(actor=admin, enabled=False)
+    Campaign.objects.filter(name__in=["New season launch", "Weekly deals digest"]).delete()
+
+    call_command("seed_demo", stdout=io.StringIO())
+
+    assert not ApprovalSettings.current().enabled
+    assert Campaign.objects.get(name="New season launch").status == Status.REJECTED
+    assert Campaign.objects.get(name="Weekly deals digest").status == Status.PENDING_APPROVAL

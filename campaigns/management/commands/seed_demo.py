@@ -1,7 +1,13 @@
 """`manage.py seed_demo`: the demo workspace `make run` starts with.
 
-One user per role (all with DEMO_PASSWORD), a few message labels, and 36 campaigns that cover every
+One user per role (all with DEMO_PASSWORD), a few message labels, and 37 campaigns that cover every
 channel, campaign type, delivery type and status, some archived and some last active months ago.
+
+Campaign approval is on in the demo (docs/approvals.md), so a new user meets the workflow: the demo
+approver published the live campaigns, some campaigns await approval (with the marketer's note),
+one was rejected (with the approver's comment), and one live campaign has changes awaiting
+approval, so the queue shows a real diff. All of it goes through the services (the approvers are
+e-mailed about the requests, as they would be).
 
 Idempotent: users, labels and campaigns are keyed by name, and whatever already exists is left as
 it is, so running it twice creates nothing twice.
@@ -11,6 +17,8 @@ from __future__ import annotations
 
 import datetime as dt
 import zoneinfo
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,6 +29,8 @@ from django.db import transaction
 from django.utils import timezone
 
 from accounts.roles import Role
+from approvals import services as approvals
+from approvals.models import ApprovalSettings, ApprovalSettingsChange
 from campaigns import rules, services
 from campaigns.choices import Action, CampaignType, Channel, Delivery, Status
 from campaigns.models import Campaign, CampaignAudit
@@ -70,6 +80,11 @@ class Demo:
     by: str = MARKETER
     trigger: str = "App Installed"
     timezone: str = "UTC"
+    # Approval Pending / Rejected for changes to a live campaign: the live version's status.
+    live: Status | None = None
+    # The requester's note when sent for approval, and the approver's comment when rejected.
+    note: str = ""
+    comment: str = ""
 
 
 DEMOS: tuple[Demo, ...] = (
@@ -232,6 +247,7 @@ DEMOS: tuple[Demo, ...] = (
         labels=("Reengage",),
         who="lapsed",
         later=True,
+        note="Template approved by Meta last week; please check the audience window.",
     ),
     # Carts and transactions
     Demo(
@@ -336,6 +352,7 @@ DEMOS: tuple[Demo, ...] = (
         who="customers",
         later=True,
         timezone="America/New_York",
+        note="Variant B leads with the discount; legal has seen both.",
     ),
     Demo(
         "New season launch",
@@ -346,6 +363,9 @@ DEMOS: tuple[Demo, ...] = (
         labels=("Promotions",),
         who="customers",
         later=True,
+        note="Ready for launch day.",
+        comment="The free-plan variant promises features the free plan does not have. "
+        "Please fix the copy and send it again.",
     ),
     Demo(
         "Summer sale SMS blast",
@@ -357,6 +377,7 @@ DEMOS: tuple[Demo, ...] = (
         who="customers",
         months_ago=2,
         archived=True,
+        comment="The sale ended last week.",
     ),
     Demo(
         "Spring sale web push",
@@ -377,6 +398,17 @@ DEMOS: tuple[Demo, ...] = (
         labels=("Promotions",),
         who="customers",
         trigger="Pricing Viewed",
+    ),
+    Demo(
+        "Weekly deals digest",
+        C.PUSH,
+        ONE,
+        D.RECURRING,
+        S.PENDING_APPROVAL,
+        labels=("Promotions",),
+        who="customers",
+        live=S.AWAITING_NEXT_RUN,
+        note="Shorter title, with the discount up front, from next week.",
     ),
     Demo(
         "Coffee voucher with Acme",
@@ -474,6 +506,12 @@ MESSAGES: dict[Channel, dict[str, Any]] = {
     C.TIKTOK_AUDIENCE: {"audience_name": "Herald lapsed users", "ad_account_id": "7001234567890"},
     C.PARTNER: {"partner": "Acme Loyalty", "payload": {"points": "100"}},
 }
+# The changes proposed to the live "Weekly deals digest" (What only, as Awaiting Next Run allows).
+REVISED_PUSH = {
+    **MESSAGES[C.PUSH],
+    "title": "Up to 40% off this week, {{ profile.first_name | default('friend') }}",
+    "body": "The best deals from the brands you follow, picked for you.",
+}
 ABSENT_EVENT = "Charged"  # what an Inaction campaign waits for in vain
 
 
@@ -546,7 +584,8 @@ def _when(demo: Demo, now: dt.datetime) -> dict[str, Any]:
     ahead = (now + dt.timedelta(days=3)).astimezone(zone).replace(hour=10, minute=0, second=0)
     # Campaigns shown as having run start (and run first) a minute or two from now.
     soon = (now + dt.timedelta(minutes=2)).astimezone(zone).replace(second=0)
-    first = soon if demo.status in (S.RUNNING, S.AWAITING_NEXT_RUN, S.COMPLETED) else ahead
+    ran = (demo.live or demo.status) in (S.RUNNING, S.AWAITING_NEXT_RUN, S.COMPLETED)
+    first = soon if ran else ahead
     start = {"start_at": _local(ahead, tz), "timezone": tz} if demo.later else {}
     trigger = {"trigger": {"event": demo.trigger}}
     if demo.delivery == D.ONE_TIME:
@@ -576,9 +615,9 @@ def _when(demo: Demo, now: dt.datetime) -> dict[str, Any]:
 def _stand_in(
     campaign: Campaign, *, actor: User | None, action: Action, to: Status, **fields: Any
 ) -> Campaign:
-    """Move a campaign the way the scheduler or the approval workflow will once they exist.
+    """Move a campaign the way the scheduler will once it exists (a run starts, a run finishes).
 
-    Stands in for services not written yet, so that the demo has campaigns in every state. The
+    Stands in for a service not written yet, so that the demo has campaigns in every state. The
     move must be one campaigns.rules.TRANSITIONS allows, and it leaves an audit row as a service
     would. Replace each use with the real service when it lands.
     """
@@ -595,17 +634,40 @@ def _stand_in(
 
 
 def _bring_to_status(campaign: Campaign, demo: Demo, users: dict[str, User]) -> Campaign:
-    creator = users[demo.by]
-    target = demo.status
-    if target == S.DRAFT:
+    creator, approver = users[demo.by], users[APPROVER]
+    if demo.status == S.DRAFT:
         return campaign
-    if target in (S.PENDING_APPROVAL, S.REJECTED):
-        campaign = _stand_in(campaign, actor=creator, action=Action.SUBMIT, to=S.PENDING_APPROVAL)
-        if target == S.REJECTED:
-            approver = users[APPROVER]
-            campaign = _stand_in(campaign, actor=approver, action=Action.REJECT, to=S.REJECTED)
+    if demo.live is None and demo.status in (S.PENDING_APPROVAL, S.REJECTED):
+        # A new campaign sent for approval (and rejected, for Rejected).
+        request = approvals.campaign_submit(actor=creator, campaign_id=campaign.pk, note=demo.note)
+        if demo.status == S.REJECTED:
+            approvals.request_reject(actor=approver, request_id=request.pk, comment=demo.comment)
+        campaign.refresh_from_db()
         return campaign
-    campaign = services.campaign_publish(actor=creator, campaign_id=campaign.pk)
+    campaign = _publish(campaign, creator, approver)
+    campaign = _run_to(campaign, demo, demo.live or demo.status, creator)
+    if demo.live is not None:
+        # Changes to the live campaign, awaiting approval: it keeps running as it is meanwhile.
+        approvals.campaign_propose(
+            actor=creator,
+            campaign_id=campaign.pk,
+            data={"what": {"message": REVISED_PUSH}},
+            note=demo.note,
+        )
+        campaign.refresh_from_db()
+    return campaign
+
+
+def _publish(campaign: Campaign, creator: User, approver: User) -> Campaign:
+    """Publish as the workspace's setting allows: with approval on, the demo approver publishes
+    the creator's draft (approvers publish drafts they did not write); with it off, the creator.
+    No request is made, so nobody is e-mailed about campaigns that are long live."""
+    publisher = approver if ApprovalSettings.current().enabled else creator
+    return services.campaign_publish(actor=publisher, campaign_id=campaign.pk)
+
+
+def _run_to(campaign: Campaign, demo: Demo, target: Status, creator: User) -> Campaign:
+    """From its publication to `target`: stopped by its creator, or moved as the scheduler will."""
     if target == S.STOPPED:
         return services.campaign_stop(actor=creator, campaign_id=campaign.pk)
     now = timezone.now()
@@ -645,6 +707,24 @@ def _bring_to_status(campaign: Campaign, demo: Demo, users: dict[str, User]) -> 
     return campaign
 
 
+def _needs_approval(demo: Demo) -> bool:
+    return demo.status in (S.PENDING_APPROVAL, S.REJECTED)
+
+
+@contextmanager
+def _approval_on(admin: User) -> Iterator[None]:
+    """Campaigns awaiting approval, or rejected, are made with campaign approval on. If an Admin
+    has switched it off since, it is on only while they are made (both changes audited)."""
+    if ApprovalSettings.current().enabled:
+        yield
+        return
+    approvals.approval_settings_update(actor=admin, enabled=True)
+    try:
+        yield
+    finally:
+        approvals.approval_settings_update(actor=admin, enabled=False)
+
+
 def _backdate(campaign: Campaign, months: int) -> None:
     """Make the campaign's whole history, and so its last activity, `months` months old."""
     past = timezone.now() - relativedelta(months=months)
@@ -662,14 +742,23 @@ class Command(BaseCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         users = {spec[0]: self._user(*spec) for spec in DEMO_USERS}
         labels = {name: self._label(name, users[MARKETER]) for name in DEMO_LABELS}
+        if not ApprovalSettingsChange.objects.exists():
+            # The demo shows the workflow. Once the setting has a history (this seed's, or an
+            # Admin's choice), it is left as it is.
+            approvals.approval_settings_update(actor=users[ADMIN], enabled=True)
         names = [demo.name for demo in DEMOS]
         existing = set(Campaign.objects.filter(name__in=names).values_list("name", flat=True))
         missing = [demo for demo in DEMOS if demo.name not in existing]
         for demo in missing:
-            self._campaign(demo, users, labels)
+            if _needs_approval(demo):
+                with _approval_on(users[ADMIN]):
+                    self._campaign(demo, users, labels)
+            else:
+                self._campaign(demo, users, labels)
+        approval = "on" if ApprovalSettings.current().enabled else "off"
         self.stdout.write(
             f"Demo data: {len(users)} users, {len(labels)} labels, {len(DEMOS)} campaigns "
-            f"({len(missing)} created now)."
+            f"({len(missing)} created now); campaign approval is {approval}."
         )
         for email, role, _first, _last in DEMO_USERS:
             self.stdout.write(f"  {role.value:<9} {email}  password: {DEMO_PASSWORD}")
