@@ -47,9 +47,13 @@ def json_text(value: Any) -> str:
     return PrettyJSONField().prepare_value(value)
 
 
-def field_locks(campaign: Campaign) -> dict[str, str]:
-    """For each form field that may not change now, why (from rules.editable_sections)."""
-    sections = rules.editable_sections(campaign)
+def field_locks(
+    campaign: Campaign, sections: dict[Section, str | None] | None = None
+) -> dict[str, str]:
+    """For each form field that may not change now, why: from the sections the rules give
+    (approvals.policy's, for this user now), else from the campaign's state alone."""
+    if sections is None:
+        sections = rules.editable_sections(campaign)
     locks: dict[str, str] = {}
     for name, section in rules.FIELD_SECTIONS.items():
         reason = sections[section]
@@ -189,7 +193,16 @@ class CampaignForm(forms.Form):
                 self.add_error(target, f"{path}: {text}" if path != name or not target else text)
 
     @classmethod
-    def for_campaign(cls, campaign: Campaign, data: Any = None) -> CampaignForm:
+    def for_campaign(
+        cls,
+        campaign: Campaign,
+        data: Any = None,
+        *,
+        sections: dict[Section, str | None] | None = None,
+        content: dict[str, Any] | None = None,
+    ) -> CampaignForm:
+        """The campaign's form; `content` (a proposal awaiting approval, or rejected) stands
+        for the campaign's own fields when the edit goes into a proposal."""
         initial = {
             "name": campaign.name,
             "channel": campaign.channel,
@@ -200,7 +213,9 @@ class CampaignForm(forms.Form):
             "what": campaign.what,
             "when": campaign.when,
         }
-        return cls(data, initial=initial, locks=field_locks(campaign))
+        if content:
+            initial.update({key: content[key] for key in initial if key in content})
+        return cls(data, initial=initial, locks=field_locks(campaign, sections))
 
 
 class IdListField(forms.Field):

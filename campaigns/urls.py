@@ -16,6 +16,7 @@ urlpatterns = [
     path("<int:pk>/", views.campaign_detail, name="detail"),
     path("<int:pk>/edit/", views.campaign_edit, name="edit"),
     path("<int:pk>/publish/", views.campaign_publish, name="publish"),
+    path("<int:pk>/submit/", views.campaign_submit, name="submit"),
     path("<int:pk>/stop/", views.campaign_stop, name="stop"),
     path("<int:pk>/clone/", views.campaign_clone, name="clone"),
     path("<int:pk>/archive/", views.campaign_archive, name="archive"),

@@ -25,11 +25,16 @@ from django.http import (
 )
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from accounts.decorators import role_required
 from accounts.roles import Perm, has_perm
+from approvals import display as approval_display
+from approvals import policy
+from approvals import services as approval_services
+from approvals.forms import RequestForm
 from campaigns import examples, rules, selectors, services
 from campaigns.choices import Action, CampaignType, Channel, Delivery, Section, Status
 from campaigns.filters import (
@@ -43,9 +48,10 @@ from campaigns.filters import (
     filter_errors,
 )
 from campaigns.forms import BulkForm, BulkLabelsForm, CampaignForm, json_text
-from campaigns.models import Campaign
+from campaigns.models import Campaign, CampaignAudit
 from campaigns.saved_filters import saved_filter_query, saved_filters_for  # saved filters
-from campaigns.services import MAX_BULK
+from campaigns.services import EDITABLE_FIELDS, MAX_BULK
+from campaigns.templatetags.herald import audit_details
 from config.errors import DomainError
 from labels import rules as label_rules
 from labels import services as label_services
@@ -94,11 +100,42 @@ def _safe_next(request: HttpRequest, fallback: str) -> str:
     return fallback
 
 
+def error_lines(exc: DomainError, form: forms.Form | None = None) -> list[str]:
+    """A domain error as the lines a form or dialog shows: its message, then each detail (those
+    about one of the form's fields go next to that field instead)."""
+    lines = [exc.message]
+    for path, msgs in exc.errors.items():
+        for message in msgs:
+            if form is not None and path in form.fields:
+                form.add_error(path, message)
+            else:
+                lines.append(f"{path}: {message}")
+    return lines
+
+
+# What the campaign page's buttons say, where the action's own name does not read well.
+BUTTON_LABELS: dict[Action, str] = {
+    Action.SUBMIT: "Send for approval",
+    Action.WITHDRAW: "Withdraw request",
+}
+BUTTON_STYLES: dict[Action, str] = {
+    Action.EDIT: "outline",
+    Action.SUBMIT: "primary",
+    Action.PUBLISH: "primary",
+    Action.APPROVE: "primary",
+    Action.REJECT: "outline danger",
+    Action.STOP: "outline danger",
+}
+
+
 @dataclass(frozen=True)
 class Button:
     action: Action
     allowed: bool
     reason: str
+    url: str = ""
+    # "link": a page; "dialog": a confirmation first (a page without JavaScript); "post": at once.
+    kind: str = "post"
 
     @property
     def key(self) -> str:
@@ -106,7 +143,11 @@ class Button:
 
     @property
     def label(self) -> str:
-        return self.action.name.title()
+        return BUTTON_LABELS.get(self.action, self.action.name.title())
+
+    @property
+    def style(self) -> str:
+        return BUTTON_STYLES.get(self.action, "outline secondary")
 
 
 ACTION_PERMS: dict[Action, Perm] = {
@@ -116,13 +157,20 @@ ACTION_PERMS: dict[Action, Perm] = {
     Action.CLONE: Perm.CLONE,
     Action.ARCHIVE: Perm.ARCHIVE,
 }
+WORKFLOW_STATES = (Status.PENDING_APPROVAL, Status.REJECTED)
 
 
 def _verdict(user: Any, campaign: Campaign, action: Action) -> rules.Verdict:
-    """The state's verdict, then the role's: a page shows one reason per refused action."""
+    """The state's verdict, then the role's: a page shows one reason per refused action.
+
+    Campaigns in the approval workflow answer to approvals.policy (a rejected campaign whose live
+    version runs cannot be archived, for one); the others' answers are the same from either."""
     perm = ACTION_PERMS[action]
     if not has_perm(user, perm):
         return rules.Verdict(False, f"Your role does not allow you to {perm.value} campaigns.")
+    if campaign.status in WORKFLOW_STATES or campaign.live_status:
+        verdict = policy.campaign_rules(campaign, user).actions[action]
+        return rules.Verdict(verdict.allowed, verdict.reason)
     return rules.action_verdict(campaign, action)
 
 
@@ -831,21 +879,138 @@ def _apply_labels(
 @role_required(Perm.VIEW)
 def campaign_detail(request: HttpRequest, pk: int) -> HttpResponse:
     campaign = _get_campaign(request, pk)
-    buttons = []
-    for action in rules.USER_ACTIONS:
-        verdict = _verdict(request.user, campaign, action)
-        buttons.append(Button(action, verdict.allowed, verdict.reason))
+    answer = policy.campaign_rules(campaign, request.user)
+    workflow = None
+    if answer.request is not None:
+        workflow = {
+            "request": answer.request,
+            "diff": approval_display.request_diff(answer.request, campaign),
+        }
     return render(
         request,
         "campaigns/detail.html",
         {
             "campaign": campaign,
+            "rules": answer,
             # Keyed by plain strings so templates can say sections.what.
-            "sections": {str(s.value): r for s, r in rules.editable_sections(campaign).items()},
-            "buttons": buttons,
-            "timeline": selectors.campaign_timeline(campaign=campaign),
+            "sections": {str(s.value): r for s, r in answer.sections.items()},
+            "buttons": _buttons(request.user, campaign, answer),
+            "workflow": workflow,
+            "timeline": _timeline(campaign),
         },
     )
+
+
+def _buttons(user: Any, campaign: Campaign, answer: policy.CampaignRules) -> list[Button]:
+    """The rules' actions as the page offers them: the ones that mean something for this
+    campaign and user now, each allowed or disabled with its reason."""
+    buttons = []
+    for action in policy.ACTIONS:
+        verdict = answer.actions[action]
+        if _offered(action, verdict, campaign, answer, user):
+            url, kind = _button_target(action, campaign, answer)
+            buttons.append(Button(action, verdict.allowed, verdict.reason, url, kind))
+    return buttons
+
+
+def _offered(
+    action: Action,
+    verdict: policy.Verdict,
+    campaign: Campaign,
+    answer: policy.CampaignRules,
+    user: Any,
+) -> bool:
+    pending = campaign.status == Status.PENDING_APPROVAL
+    if action == Action.SUBMIT:
+        return verdict.allowed or (
+            answer.approval_on and campaign.status in (Status.DRAFT, Status.REJECTED)
+        )
+    if action == Action.PUBLISH:
+        # With approval on, a Marketer's Publish is "Send for approval"; a pending campaign is
+        # approved, not published.
+        submit = answer.actions[Action.SUBMIT]
+        return not pending and not (verdict.code == "approval_required" and submit.allowed)
+    if action in (Action.APPROVE, Action.REJECT):
+        return pending and has_perm(user, Perm.APPROVE)
+    if action == Action.WITHDRAW:
+        return pending and (verdict.allowed or not has_perm(user, Perm.APPROVE))
+    return True
+
+
+def _button_target(
+    action: Action, campaign: Campaign, answer: policy.CampaignRules
+) -> tuple[str, str]:
+    here = reverse("campaigns:detail", kwargs={"pk": campaign.pk})
+    if action in (Action.APPROVE, Action.REJECT, Action.WITHDRAW):
+        if answer.request is None:
+            return "", "dialog"
+        url = reverse(f"approvals:{action.value}", kwargs={"pk": answer.request.pk})
+        return f"{url}?{QueryDict.fromkeys(['next'], here).urlencode()}", "dialog"
+    url = reverse(f"campaigns:{action.value}", kwargs={"pk": campaign.pk})
+    if action == Action.EDIT:
+        return url, "link"
+    if action in (Action.SUBMIT, Action.STOP, Action.ARCHIVE):
+        return url, "dialog"
+    if action == Action.PUBLISH and campaign.live_status:
+        # Publishing rejected changes of a live campaign says first what it changes (and may ask
+        # when the next run happens).
+        return url, "dialog"
+    return url, "post"
+
+
+# Keys an audit row of the workflow carries besides content changes (approvals.services).
+WORKFLOW_KEYS = frozenset({"request", "kind", "note", "approvers", "comment", "why", "changes"})
+
+
+@dataclass(frozen=True)
+class _AuditView:
+    """An audit row narrowed to some of its changes, for campaigns' audit_details."""
+
+    action: str
+    changes: dict[str, Any]
+
+
+def _timeline(campaign: Campaign) -> list[CampaignAudit]:
+    entries = selectors.campaign_timeline(campaign=campaign)
+    for entry in entries:
+        entry.lines = _timeline_lines(entry)  # type: ignore[attr-defined]
+    return entries
+
+
+def _timeline_lines(entry: CampaignAudit) -> list[dict[str, str | None]]:
+    """What an audit row says under its heading: content changes as the editor's lines, then
+    the workflow's note, chosen approvers, comment and reason, and a link to the request."""
+    changes = entry.changes or {}
+    content = {k: v for k, v in changes.items() if k in EDITABLE_FIELDS}
+    other = {
+        k: v for k, v in changes.items() if k not in EDITABLE_FIELDS and k not in WORKFLOW_KEYS
+    }
+    lines: list[dict[str, str | None]] = []
+    if content:
+        lines += audit_details(_AuditView(Action.EDIT, content))  # type: ignore[arg-type]
+    proposed = changes.get("changes")
+    if entry.action == Action.REVISE and isinstance(proposed, dict):
+        for line in audit_details(_AuditView(Action.EDIT, proposed)):  # type: ignore[arg-type]
+            lines.append({"text": f"Proposed: {line['text']}", "url": None})
+    if other:
+        lines += audit_details(_AuditView(entry.action, other))  # type: ignore[arg-type]
+    for key, title in (("note", "Note"), ("comment", "Comment")):
+        if isinstance(changes.get(key), str) and changes[key]:
+            lines.append({"text": f"{title}: “{changes[key]}”", "url": None})
+    if isinstance(changes.get("approvers"), list) and changes["approvers"]:
+        lines.append({"text": "Asked: " + ", ".join(map(str, changes["approvers"])), "url": None})
+    if isinstance(changes.get("why"), str) and changes["why"]:
+        lines.append({"text": changes["why"], "url": None})
+    request_id = changes.get("request")
+    if isinstance(request_id, int):
+        text = (
+            f"In the changes awaiting approval (request #{request_id})"
+            if entry.action == Action.EDIT
+            else f"Approval request #{request_id}"
+        )
+        url = reverse("approvals:request", kwargs={"pk": request_id})
+        lines.append({"text": text, "url": url})
+    return lines
 
 
 @role_required(Perm.CREATE)
@@ -877,25 +1042,143 @@ def campaign_create(request: HttpRequest) -> HttpResponse:
     return _render_form(request, form, None)
 
 
+@dataclass(frozen=True)
+class EditPlan:
+    """Where the edit page's changes go, by the rules for this user now.
+
+    "direct": into the campaign (campaign_update). "propose": into a proposal that needs approval
+    (campaign_propose: a new request, or the pending one updated); the live campaign runs as it
+    is. "publish": an approver publishing the rejected changes of a live campaign with their own
+    edits (campaign_publish), choosing today or tomorrow after the scheduled time.
+    """
+
+    kind: str
+    base: dict[str, Any] | None = None  # what a proposal's changes are compared with
+    pending: bool = False  # a request awaits approval already: the changes update it
+
+    @property
+    def opens_request(self) -> bool:
+        return self.kind == "propose" and not self.pending
+
+
+def _edit_plan(campaign: Campaign, answer: policy.CampaignRules) -> EditPlan:
+    if answer.mode != policy.Mode.REVISION:
+        return EditPlan("direct")
+    base = approval_services._proposal_base(campaign, answer)
+    pending = answer.request is not None and answer.request.is_pending
+    if not pending and answer.role == policy.Role.APPROVER and answer.allowed(Action.PUBLISH):
+        return EditPlan("publish", base)
+    return EditPlan("propose", base, pending)
+
+
+def _changed(data: dict[str, Any], base: dict[str, Any]) -> dict[str, Any]:
+    """The fields of the form that differ from the proposal they build on."""
+    out = {}
+    for key, value in data.items():
+        old = base.get(key)
+        if key == "labels":
+            same = sorted(value or []) == sorted(old or [])
+        else:
+            same = value == old
+        if not same:
+            out[key] = value
+    return out
+
+
+RUN_ON_LEGEND = "When does the next run happen?"
+
+
+def run_on_choices(campaign: Campaign, answer: policy.CampaignRules) -> list[tuple[str, str]]:
+    """Today or tomorrow, when the rules ask an approver to choose (after the scheduled time)."""
+    if answer.notice != policy.Notice.RUN_TODAY_OR_TOMORROW:
+        return []
+    usual = (answer.request.target_run_at if answer.request else None) or campaign.next_run_at
+    at = f" at {timezone.localtime(usual):%H:%M %Z}" if usual else ""
+    return [
+        ("today", f"Today{at} (at once if that time has passed)"),
+        ("tomorrow", f"Tomorrow{at}"),
+    ]
+
+
 @role_required(Perm.EDIT)
 def campaign_edit(request: HttpRequest, pk: int) -> HttpResponse:
     campaign = _get_campaign(request, pk)
-    verdict = rules.action_verdict(campaign, Action.EDIT)
+    answer = policy.campaign_rules(campaign, request.user)
+    verdict = answer.actions[Action.EDIT]
     if not verdict.allowed:
         messages.error(request, verdict.reason)
         return redirect("campaigns:detail", pk=campaign.pk)
-    form = CampaignForm.for_campaign(campaign, request.POST if request.method == "POST" else None)
+    plan = _edit_plan(campaign, answer)
+    data = request.POST if request.method == "POST" else None
+    form = CampaignForm.for_campaign(campaign, data, sections=answer.sections, content=plan.base)
+    request_form = (
+        RequestForm(data, actor=request.user, prefix="request") if plan.opens_request else None
+    )
+    choices = run_on_choices(campaign, answer) if plan.kind == "publish" else []
     if request.method == "POST" and form.is_valid():
-        try:
-            with transaction.atomic():
-                data = _with_new_labels(request, form)
+        if request_form is None or request_form.is_valid():
+            done = _save_edit(request, campaign, form, plan, request_form)
+            if done is not None:
+                messages.success(request, done)
+                return redirect("campaigns:detail", pk=campaign.pk)
+    return _render_form(
+        request,
+        form,
+        campaign,
+        rules=answer,
+        plan=plan,
+        request_form=request_form,
+        choices=choices,
+    )
+
+
+def _save_edit(
+    request: HttpRequest,
+    campaign: Campaign,
+    form: CampaignForm,
+    plan: EditPlan,
+    request_form: RequestForm | None,
+) -> str | None:
+    """Save the form as the plan says; the success message, or None (errors are on the form)."""
+    try:
+        with transaction.atomic():
+            data = _with_new_labels(request, form)
+            if plan.kind == "direct":
                 services.campaign_update(actor=request.user, campaign_id=campaign.pk, data=data)
-        except DomainError as exc:
-            form.add_service_errors(exc.errors, exc.message)
-        else:
-            messages.success(request, "Your changes were saved.")
-            return redirect("campaigns:detail", pk=campaign.pk)
-    return _render_form(request, form, campaign)
+                return "Your changes were saved."
+            assert plan.base is not None
+            changed = _changed(data, plan.base)
+            if plan.kind == "publish":
+                result = services.campaign_publish(
+                    actor=request.user,
+                    campaign_id=campaign.pk,
+                    data=changed,
+                    run_on=request.POST.get("run_on") or None,
+                )
+                return _published_message(result)
+            if not changed:
+                form.add_error(None, "Nothing changed: there is nothing to send for approval.")
+                return None
+            extra = request_form.service_kwargs() if request_form is not None else {}
+            approval_services.campaign_propose(
+                actor=request.user, campaign_id=campaign.pk, data=changed, **extra
+            )
+    except DomainError as exc:
+        form.add_service_errors(exc.errors, exc.message)
+        return None
+    if plan.pending:
+        return "The changes awaiting approval were updated; the request stays pending."
+    return (
+        "Your changes were sent for approval. The live campaign keeps running as it is until "
+        "they are approved."
+    )
+
+
+def _published_message(campaign: Campaign) -> str:
+    text = f"Published: the campaign is now {campaign.get_status_display()}."
+    if campaign.next_run_at:
+        text += f" Next run: {approval_display.moment(campaign.next_run_at)}."
+    return text
 
 
 def _with_new_labels(request: HttpRequest, form: CampaignForm) -> dict[str, Any]:
@@ -925,7 +1208,14 @@ JSON_HELP = {
 
 
 def _render_form(
-    request: HttpRequest, form: CampaignForm, campaign: Campaign | None
+    request: HttpRequest,
+    form: CampaignForm,
+    campaign: Campaign | None,
+    *,
+    rules: policy.CampaignRules | None = None,
+    plan: EditPlan | None = None,
+    request_form: RequestForm | None = None,
+    choices: list[tuple[str, str]] | None = None,
 ) -> HttpResponse:
     json_fields = [
         (form[name], JSON_HELP[name], form[f"{name}_pristine"].value()) for name in JSON_HELP
@@ -933,7 +1223,17 @@ def _render_form(
     return render(
         request,
         "campaigns/form.html",
-        {"form": form, "campaign": campaign, "json_fields": json_fields},
+        {
+            "form": form,
+            "campaign": campaign,
+            "json_fields": json_fields,
+            "rules": rules,
+            "plan": plan,
+            "request_form": request_form,
+            "choices": choices or [],
+            "choices_legend": RUN_ON_LEGEND,
+            "chosen": request.POST.get("run_on", ""),
+        },
     )
 
 
@@ -1009,8 +1309,9 @@ def _action_view(
             context = {
                 "campaign": campaign,
                 "action": action.value,
+                "action_url": reverse(f"campaigns:{action.value}", kwargs={"pk": campaign.pk}),
                 "text": ACTION_TEXT[action],
-                "verdict": rules.action_verdict(campaign, action),
+                "verdict": _verdict(request.user, campaign, action),
                 "in_dialog": _is_htmx(request),
             }
             template = (
@@ -1033,9 +1334,105 @@ def _action_view(
     return role_required(ACTION_PERMS[action])(require_http_methods(["GET", "POST"])(view))
 
 
-campaign_publish = _action_view(
-    Action.PUBLISH, services.campaign_publish, "Published: the campaign is now {status}."
-)
+@role_required(Perm.PUBLISH)
+@require_http_methods(["GET", "POST"])
+def campaign_publish(request: HttpRequest, pk: int) -> HttpResponse:
+    """Publish a draft at once; publishing the rejected changes of a live campaign (approvers)
+    asks first, saying what changes, and after the scheduled time whether the next run is today
+    or tomorrow."""
+    campaign = _get_campaign(request, pk)
+    here = reverse("campaigns:detail", kwargs={"pk": campaign.pk})
+    if request.method == "POST":
+        try:
+            result = services.campaign_publish(
+                actor=request.user,
+                campaign_id=campaign.pk,
+                run_on=request.POST.get("run_on") or None,
+            )
+        except DomainError as exc:
+            report_error(request, exc)
+            return redirect(here)
+        messages.success(request, _published_message(result))
+        return redirect(here)
+    if not campaign.live_status:
+        return redirect(here)
+    answer = policy.campaign_rules(campaign, request.user)
+    live = campaign.get_live_status_display()
+    outcome = (
+        f"Publishing applies the rejected changes to the live campaign at once; it stays {live}."
+    )
+    context = {
+        "campaign": campaign,
+        "action": "publish",
+        "action_url": reverse("campaigns:publish", kwargs={"pk": campaign.pk}),
+        "text": {
+            "title": "Publish the rejected changes?",
+            "outcome": outcome,
+            "warning": answer.notice_text,
+            "button": "Publish changes",
+        },
+        "verdict": answer.actions[Action.PUBLISH],
+        "choices": run_on_choices(campaign, answer),
+        "choices_legend": RUN_ON_LEGEND,
+        "next": here,
+        "in_dialog": _is_htmx(request),
+    }
+    template = (
+        "campaigns/_action_confirm.html" if _is_htmx(request) else "campaigns/action_confirm.html"
+    )
+    return render(request, template, context)
+
+
+@role_required(Perm.EDIT)
+@require_http_methods(["GET", "POST"])
+def campaign_submit(request: HttpRequest, pk: int) -> HttpResponse:
+    """Send a campaign for approval, with an optional note and chosen approvers: the dialog says
+    first what happens."""
+    campaign = _get_campaign(request, pk)
+    here = reverse("campaigns:detail", kwargs={"pk": campaign.pk})
+    data = request.POST if request.method == "POST" else None
+    form = RequestForm(data, actor=request.user, auto_id="submit-%s")
+    errors: list[str] = []
+    if request.method == "POST" and form.is_valid():
+        try:
+            approval_services.campaign_submit(
+                actor=request.user, campaign_id=campaign.pk, **form.service_kwargs()
+            )
+        except DomainError as exc:
+            if not _is_htmx(request):
+                report_error(request, exc)
+                return redirect(here)
+            errors = error_lines(exc, form)
+        else:
+            messages.success(
+                request,
+                "Sent for approval: approvers are e-mailed, and the campaign shows Approval "
+                "Pending until one of them decides.",
+            )
+            return _go(request, here)
+    answer = policy.campaign_rules(campaign, request.user)
+    context = {
+        "campaign": campaign,
+        "action": "submit",
+        "action_url": reverse("campaigns:submit", kwargs={"pk": campaign.pk}),
+        "text": {
+            "title": "Send for approval?",
+            "outcome": approval_display.submit_outcome(campaign),
+            "button": "Send for approval",
+        },
+        "verdict": answer.actions[Action.SUBMIT],
+        "form": form,
+        "errors": errors,
+        "next": here,
+        "in_dialog": _is_htmx(request),
+        "htmx_form": True,
+    }
+    template = (
+        "campaigns/_action_confirm.html" if _is_htmx(request) else "campaigns/action_confirm.html"
+    )
+    return render(request, template, context)
+
+
 campaign_stop = _action_view(
     Action.STOP, services.campaign_stop, "The campaign was stopped for good."
 )

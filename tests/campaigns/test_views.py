@@ -1078,7 +1078,8 @@ def test_a_refused_action_becomes_a_message_not_an_error_page(browser, campaign_
     running = campaign_factory(status=Status.RUNNING)
     response = browser.post(reverse("campaigns:publish", args=[running.pk]), follow=True)
     assert response.status_code == 200
-    assert "cannot be published" in text(response)
+    # The service's refusal, as a message (approvals.policy's reason for a live campaign).
+    assert "The campaign is already published." in text(response)
 
     past = campaign_factory(
         status=Status.DRAFT, when={"send": "later", "start_at": "2020-01-01T10:00"}
