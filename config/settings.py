@@ -179,6 +179,14 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    # Choice sets that share a field name get names of their own (a campaign's status keeps
+    # the name it always had).
+    "ENUM_NAME_OVERRIDES": {
+        "StatusEnum": "campaigns.choices.Status",
+        "RequestStatusEnum": "approvals.models.RequestStatus",
+        "RequestKindEnum": "approvals.models.RequestKind",
+        "ChangeKindEnum": "approvals.serializers.CHANGE_KINDS",
+    },
 }
 
 # --- Celery ---

@@ -12,7 +12,8 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from accounts.roles import Perm, has_perm
-from campaigns import rules
+from approvals import policy
+from approvals.models import ApprovalSettings
 from campaigns.choices import Action, CampaignType, Channel, Delivery, Section, Status
 from campaigns.models import Campaign, CampaignAudit
 from campaigns.services import EDITABLE_FIELDS, MAX_BULK
@@ -100,6 +101,12 @@ class SectionVerdictSerializer(serializers.Serializer):
 class ActionVerdictSerializer(serializers.Serializer):
     allowed = serializers.BooleanField()
     reason = serializers.CharField(allow_blank=True)
+    code = serializers.CharField(
+        allow_blank=True,
+        help_text="Empty when allowed; else the code the action's refusal would answer with "
+        "(permission_denied, read_only, invalid_transition, approval_required, self_approval, "
+        "not_chosen, changes_discarded, no_pending_request, ...).",
+    )
 
 
 class EditableSerializer(serializers.Serializer):
@@ -113,13 +120,63 @@ class EditableSerializer(serializers.Serializer):
 
 
 class ActionsSerializer(serializers.Serializer):
-    """One entry per action of campaigns.rules.USER_ACTIONS."""
+    """One entry per action of approvals.policy.ACTIONS."""
 
     edit = ActionVerdictSerializer()
+    submit = ActionVerdictSerializer(help_text="Send for approval.")
     publish = ActionVerdictSerializer()
+    approve = ActionVerdictSerializer()
+    reject = ActionVerdictSerializer()
+    withdraw = ActionVerdictSerializer(help_text="Take back a pending approval request.")
     stop = ActionVerdictSerializer()
     clone = ActionVerdictSerializer()
     archive = ActionVerdictSerializer()
+
+
+class NoticeSerializer(serializers.Serializer):
+    """The spec's "popup": what the workflow tells this user about acting now."""
+
+    code = serializers.ChoiceField(choices=[n.value for n in policy.Notice])
+    message = serializers.CharField()
+
+
+class ApprovalStateSerializer(serializers.Serializer):
+    notice = NoticeSerializer(allow_null=True)
+    mode = serializers.ChoiceField(
+        choices=[m.value for m in policy.Mode],
+        help_text="Where your edits go now: direct (into the campaign), revision (into changes "
+        "sent for approval: POST /campaigns/{id}/revisions/), none (nothing can change).",
+    )
+    request = serializers.IntegerField(
+        allow_null=True,
+        help_text="The approval request the status speaks of (the pending one, or the rejected "
+        "one); null otherwise.",
+    )
+
+
+class RulesSerializer(serializers.Serializer):
+    """approvals.policy.campaign_rules for the caller, now."""
+
+    role = serializers.ChoiceField(
+        choices=[r.value for r in policy.Role],
+        help_text="creator (Marketers) or approver (Approvers and Admins): the spec's columns.",
+    )
+    approval_on = serializers.BooleanField(help_text="Whether campaign approval is switched on.")
+    scenario = serializers.CharField(
+        help_text='The row of the table that applies: "scheduled/before", '
+        '"pending_approval/ran/after", ...'
+    )
+    scheduled_at = serializers.DateTimeField(
+        allow_null=True, help_text="The scheduled time the before/after rules compare with."
+    )
+    mode = serializers.ChoiceField(
+        choices=[m.value for m in policy.Mode],
+        help_text="Where your edits go now: direct, revision (sent for approval), none.",
+    )
+    sections = EditableSerializer()
+    actions = ActionsSerializer()
+    notice = NoticeSerializer(allow_null=True)
+    request = serializers.IntegerField(allow_null=True)
 
 
 class SmsSegmentsSerializer(serializers.Serializer):
@@ -133,40 +190,114 @@ def _user(context: dict[str, Any]) -> Any:
     return getattr(request, "user", None)
 
 
-def editable_for(campaign: Campaign, user: Any) -> dict[str, dict[str, Any]]:
-    """Each section: may this user change it now, and if not, why (role first, then state)."""
+def approval_settings(context: dict[str, Any]) -> ApprovalSettings:
+    """The approval setting, read once per request (every row of a list shares it). A read never
+    creates the row: before an Admin first saves it, the defaults apply."""
+    found = context.get("approval")
+    if found is None:
+        found = ApprovalSettings.objects.filter(pk=1).first() or ApprovalSettings(pk=1)
+        context["approval"] = found
+    return found
+
+
+def rules_for(campaign: Campaign, context: dict[str, Any]) -> policy.CampaignRules:
+    """The one rules function's answer for the caller, asked once per campaign and request."""
+    answers = context.setdefault("rules", {})
+    if campaign.pk not in answers:
+        answers[campaign.pk] = policy.campaign_rules(
+            campaign, _user(context), approval=approval_settings(context)
+        )
+    return answers[campaign.pk]
+
+
+def editable_for(answer: policy.CampaignRules, user: Any) -> dict[str, dict[str, Any]]:
+    """Each section: may this user change it now, and if not, why (role first, then the rules)."""
     if not has_perm(user, Perm.EDIT):
         reason = "Your role does not allow you to edit campaigns."
         return {s.value: {"editable": False, "reason": reason} for s in Section}
     return {
         section.value: {"editable": reason is None, "reason": reason or ""}
-        for section, reason in rules.editable_sections(campaign).items()
+        for section, reason in answer.sections.items()
     }
 
 
-def actions_for(campaign: Campaign, user: Any) -> dict[str, dict[str, Any]]:
-    """Each user action: allowed for this user on this campaign now, and if not, why."""
-    out: dict[str, dict[str, Any]] = {}
-    for action in rules.USER_ACTIONS:
-        if not has_perm(user, Perm(action.value)):
-            out[action.value] = {
-                "allowed": False,
-                "reason": f"Your role does not allow you to {action.value} campaigns.",
-            }
-            continue
-        verdict = rules.action_verdict(campaign, action)
-        out[action.value] = {"allowed": verdict.allowed, "reason": verdict.reason}
-    return out
+def actions_for(answer: policy.CampaignRules) -> dict[str, dict[str, Any]]:
+    """Each action: allowed for this user on this campaign now, and if not, why and its code."""
+    return {
+        action.value: {
+            "allowed": answer.actions[action].allowed,
+            "reason": answer.actions[action].reason,
+            "code": "" if answer.actions[action].allowed else answer.actions[action].code,
+        }
+        for action in policy.ACTIONS
+    }
+
+
+def notice_for(answer: policy.CampaignRules) -> dict[str, str] | None:
+    if answer.notice is None:
+        return None
+    return {"code": answer.notice.value, "message": answer.notice_text}
+
+
+def rules_payload(answer: policy.CampaignRules, user: Any) -> dict[str, Any]:
+    """GET /campaigns/{id}/rules/: the whole answer, as RulesSerializer documents it."""
+    return {
+        "role": answer.role.value,
+        "approval_on": answer.approval_on,
+        "scenario": answer.scenario,
+        "scheduled_at": answer.scheduled_at,
+        "mode": answer.mode.value,
+        "sections": editable_for(answer, user),
+        "actions": actions_for(answer),
+        "notice": notice_for(answer),
+        "request": answer.request.pk if answer.request is not None else None,
+    }
+
+
+_LIVE_STATUS_HELP = (
+    "While the status shows Approval Pending or Rejected for changes to a live campaign: what the "
+    "live version is doing (scheduled, running, awaiting_next_run); it keeps running as it was "
+    "until the changes are approved. Empty otherwise."
+)
+
+
+_HEAD = [
+    "id",
+    "name",
+    "channel",
+    "channel_display",
+    "type",
+    "type_display",
+    "delivery",
+    "delivery_display",
+    "status",
+    "status_display",
+    "live_status",
+]
+_TAIL = [
+    "labels",
+    "created_by",
+    "created_at",
+    "updated_at",
+    "last_active_at",
+    "next_run_at",
+    "archived",
+    "archived_at",
+    "editable",
+    "actions",
+]
 
 
 class CampaignListSerializer(serializers.ModelSerializer):
-    """A row of the list: no Who/What/When, but everything a row's buttons need, without queries."""
+    """A row of the list: no Who/What/When, but everything a row's buttons need, without queries
+    (the view reads the approval setting once and prefetches the workflow's requests)."""
 
     channel_display = serializers.CharField(source="get_channel_display", read_only=True)
     type_display = serializers.CharField(source="get_type_display", read_only=True)
     delivery_display = serializers.CharField(source="get_delivery_display", read_only=True)
     status = serializers.ChoiceField(choices=Status.choices, read_only=True)
     status_display = serializers.CharField(source="get_status_display", read_only=True)
+    live_status = serializers.CharField(read_only=True, help_text=_LIVE_STATUS_HELP)
     labels = LabelRefSerializer(many=True, read_only=True)
     created_by = UserRefSerializer(read_only=True)
     archived = serializers.BooleanField(source="is_archived", read_only=True)
@@ -175,37 +306,16 @@ class CampaignListSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Campaign
-        fields = [
-            "id",
-            "name",
-            "channel",
-            "channel_display",
-            "type",
-            "type_display",
-            "delivery",
-            "delivery_display",
-            "status",
-            "status_display",
-            "labels",
-            "created_by",
-            "created_at",
-            "updated_at",
-            "last_active_at",
-            "next_run_at",
-            "archived",
-            "archived_at",
-            "editable",
-            "actions",
-        ]
+        fields = [*_HEAD, *_TAIL]
         read_only_fields = fields
 
     @extend_schema_field(EditableSerializer)
     def get_editable(self, campaign: Campaign) -> dict[str, dict[str, Any]]:
-        return editable_for(campaign, _user(self.context))
+        return editable_for(rules_for(campaign, self.context), _user(self.context))
 
     @extend_schema_field(ActionsSerializer)
     def get_actions(self, campaign: Campaign) -> dict[str, dict[str, Any]]:
-        return actions_for(campaign, _user(self.context))
+        return actions_for(rules_for(campaign, self.context))
 
 
 class CampaignSerializer(CampaignListSerializer):
@@ -217,15 +327,20 @@ class CampaignSerializer(CampaignListSerializer):
     sms_segments = serializers.SerializerMethodField(
         help_text="How the body of a single SMS message splits into segments; null otherwise."
     )
+    approval = serializers.SerializerMethodField(
+        help_text="The approval workflow for you, now: its notice (the spec's popup), where your "
+        "edits go, and the request the status speaks of. GET /campaigns/{id}/rules/ has the rest."
+    )
 
     class Meta(CampaignListSerializer.Meta):
         fields = [
-            *CampaignListSerializer.Meta.fields[:10],
+            *_HEAD,
             "who",
             "what",
             "when",
             "sms_segments",
-            *CampaignListSerializer.Meta.fields[10:],
+            *_TAIL,
+            "approval",
         ]
         read_only_fields = fields
 
@@ -236,6 +351,15 @@ class CampaignSerializer(CampaignListSerializer):
         message = campaign.what.get("message") if isinstance(campaign.what, dict) else None
         body = message.get("body") if isinstance(message, dict) else None
         return sms_segments(body) if isinstance(body, str) else None
+
+    @extend_schema_field(ApprovalStateSerializer)
+    def get_approval(self, campaign: Campaign) -> dict[str, Any]:
+        answer = rules_for(campaign, self.context)
+        return {
+            "notice": notice_for(answer),
+            "mode": answer.mode.value,
+            "request": answer.request.pk if answer.request is not None else None,
+        }
 
 
 class CampaignCountsSerializer(serializers.Serializer):

@@ -10,7 +10,7 @@ from functools import cache
 from typing import Any
 
 from django.db import transaction
-from django.db.models import QuerySet
+from django.db.models import Prefetch, QuerySet, prefetch_related_objects
 from django_filters.rest_framework import DjangoFilterBackend
 from django_filters.utils import translate_validation
 from drf_spectacular.utils import OpenApiExample, extend_schema, extend_schema_view
@@ -20,6 +20,15 @@ from rest_framework.parsers import JSONParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from approvals import services as approval_services
+from approvals.api import revisions_page_context
+from approvals.models import ApprovalRequest, RequestStatus
+from approvals.serializers import (
+    ApprovalRequestDetailSerializer,
+    PublishSerializer,
+    RevisionSerializer,
+    SubmitSerializer,
+)
 from campaigns import selectors, services
 from campaigns.api.filters import CampaignFilterSet, CampaignPagination
 from campaigns.api.serializers import (
@@ -34,17 +43,39 @@ from campaigns.api.serializers import (
     CampaignSchemasSerializer,
     CampaignSerializer,
     CampaignUpdateSerializer,
+    RulesSerializer,
+    rules_for,
+    rules_payload,
 )
-from campaigns.choices import CampaignType, Channel, Delivery
+from campaigns.choices import CampaignType, Channel, Delivery, Status
 from campaigns.models import Campaign, CampaignAudit
 from campaigns.validation import MESSAGE_SCHEMAS, WHEN_SCHEMAS, WHO_SCHEMA, what_schema
 from config.api_errors import ErrorSerializer
-from config.pagination import CursorPagination
+from config.pagination import CursorPagination, KeysetPagination
 from labels.services import labels_get_or_create
 
 
 class AuditPagination(CursorPagination):
     ordering = ("-created_at", "-id")
+
+
+class RevisionPagination(KeysetPagination):
+    ordering = ("-requested_at", "-id")
+
+
+# The statuses whose rules read the campaign's approval request (the pending or rejected one).
+_WORKFLOW = (Status.PENDING_APPROVAL, Status.REJECTED)
+
+
+def prefetch_workflow_requests(campaigns: list[Campaign]) -> None:
+    """Give the rows in the approval workflow their pending and rejected requests (with chosen
+    approvers), so the rules of a page of rows cost two queries, and none when no row needs them."""
+    rows = [c for c in campaigns if c.status in _WORKFLOW]
+    if rows:
+        requests = ApprovalRequest.objects.filter(
+            status__in=(RequestStatus.PENDING, RequestStatus.REJECTED)
+        ).prefetch_related("approvers")
+        prefetch_related_objects(rows, Prefetch("approval_requests", queryset=requests))
 
 
 # The errors each kind of endpoint may answer with, for the schema.
@@ -114,8 +145,15 @@ class CampaignViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
 
     def get_queryset(self) -> QuerySet[Campaign]:
         qs = selectors.campaign_page_rows(Campaign.objects.visible_to(self.request.user))
-        # A list row shows no Who/What/When: leave those JSON documents in the database.
-        return qs.defer("who", "what", "when") if self.action == "list" else qs
+        # A list row shows no Who/What/When: leave Who and What in the database. (The rules read
+        # When, for the first send of a campaign never live.)
+        return qs.defer("who", "what") if self.action == "list" else qs
+
+    def paginate_queryset(self, queryset: QuerySet[Any]) -> list[Any] | None:
+        page = super().paginate_queryset(queryset)
+        if page is not None and self.action == "list":
+            prefetch_workflow_requests(page)
+        return page
 
     def filter_queryset(self, queryset: QuerySet[Campaign]) -> QuerySet[Campaign]:
         # Filters shape the list only: an archived campaign is still found by its id.
@@ -146,12 +184,156 @@ class CampaignViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
 
     @extend_schema(
         summary="Publish a draft",
-        request=None,
+        description="Draft to Scheduled (first send ahead) or Running. With campaign approval "
+        "on, Marketers are refused (409 `approval_required`: POST /campaigns/{id}/submit/), "
+        "and an approver who created or last edited it is refused (409 `self_approval`) unless "
+        "self-approval is on. An approver also publishes the rejected changes of a live "
+        "campaign, with `changes` to What; after its scheduled time `run_on` (today or "
+        "tomorrow) is required (409 `run_today_or_tomorrow` without it). The body is optional.",
+        request=PublishSerializer,
+        examples=[
+            OpenApiExample(
+                "Rejected changes, after the scheduled time",
+                request_only=True,
+                value={"run_on": "tomorrow"},
+            )
+        ],
         responses={200: CampaignSerializer, **_WRITE_ERRORS},
     )
     @action(detail=True, methods=["post"])
     def publish(self, request: Request, pk: int) -> Response:
-        return self._render(services.campaign_publish(actor=request.user, campaign_id=pk))
+        data = self._input(PublishSerializer, request.data)
+        campaign = services.campaign_publish(
+            actor=request.user,
+            campaign_id=pk,
+            data=dict(data["changes"]) if data.get("changes") else None,
+            run_on=data.get("run_on"),
+        )
+        return self._render(campaign)
+
+    @extend_schema(
+        summary="What you may do to the campaign now",
+        description="The answer of the one rules function (approvals.policy.campaign_rules) for "
+        "you, now: your role in the workflow, the row of the spec's table that applies "
+        "(`scenario`), the scheduled time it compares with, which sections may change and where "
+        "edits go (`mode`: direct, revision, none), each action with its reason and code when "
+        "refused, the notice to show before acting (the spec's popup), and the request the "
+        "status speaks of. Pages, API and services all obey it.",
+        responses={200: RulesSerializer, **_READ_ERRORS},
+        filters=False,
+    )
+    @action(detail=True, methods=["get"], filter_backends=[])
+    def rules(self, request: Request, pk: int) -> Response:
+        campaign = self.get_object()
+        answer = rules_for(campaign, self.get_serializer_context())
+        return Response(rules_payload(answer, request.user))
+
+    @extend_schema(
+        summary="Send for approval",
+        description="A draft (or a rejected campaign, or the rejected changes of a live one) "
+        "goes to the approvers: the campaign shows Approval Pending and the approvers (the "
+        "chosen ones, else every Approver and Admin) are e-mailed. 409 `approval_off` when "
+        "campaign approval is off (publish instead), `pending` when it already awaits "
+        "approval, `edit_to_submit` for a live campaign (POST its revisions instead). A chosen "
+        "approver who cannot approve (or yourself) is a 400 naming them.",
+        request=SubmitSerializer,
+        examples=[
+            OpenApiExample(
+                "With a note, to one approver",
+                request_only=True,
+                value={"note": "For Monday's launch.", "approvers": [7]},
+            )
+        ],
+        responses={201: ApprovalRequestDetailSerializer, **_WRITE_ERRORS},
+    )
+    @action(detail=True, methods=["post"])
+    def submit(self, request: Request, pk: int) -> Response:
+        data = self._input(SubmitSerializer, request.data)
+        approval_request = approval_services.campaign_submit(
+            actor=request.user, campaign_id=pk, **data
+        )
+        return self._request(approval_request, status.HTTP_201_CREATED)
+
+    def _request(self, approval_request: ApprovalRequest, code: int) -> Response:
+        fresh = ApprovalRequest.objects.select_related("campaign", "requested_by").get(
+            pk=approval_request.pk
+        )
+        context = {**self.get_serializer_context(), "diff_against_live": True}
+        return Response(ApprovalRequestDetailSerializer(fresh, context=context).data, status=code)
+
+    @extend_schema(
+        methods=["GET"],
+        summary="The campaign's approval requests",
+        description="Every request (publish and revision, in any status), newest first, each "
+        "with its diff against its base (a campaign never live has base {}: everything is "
+        "added). Keyset (cursor) pages.",
+        responses={200: ApprovalRequestDetailSerializer(many=True), **_READ_ERRORS},
+        filters=False,
+    )
+    @extend_schema(
+        methods=["POST"],
+        summary="Propose changes to a live campaign",
+        description="How a Marketer edits a live campaign (Scheduled, Running, Awaiting Next "
+        "Run, or Approval Pending after its first run) with campaign approval on: the changes "
+        "become a proposal, the live campaign keeps running as it was until they are approved. "
+        "201 with a new request (the campaign shows Approval Pending), or 200 when the pending "
+        "proposal was updated. Only sections the table leaves open (409 `read_only` naming "
+        "each field); 409 `changes_discarded` after the scheduled time; 409 `edit_directly` "
+        "when the change needs no approval (PATCH the campaign).",
+        request=RevisionSerializer,
+        examples=[
+            OpenApiExample(
+                "New copy",
+                request_only=True,
+                value={
+                    "changes": {"what": {"message": {"title": "Hi", "body": "New copy."}}},
+                    "note": "Typo in the body.",
+                },
+            )
+        ],
+        responses={
+            201: ApprovalRequestDetailSerializer,
+            200: ApprovalRequestDetailSerializer,
+            **_WRITE_ERRORS,
+        },
+    )
+    @action(
+        detail=True,
+        methods=["get", "post"],
+        pagination_class=RevisionPagination,
+        filter_backends=[],
+    )
+    def revisions(self, request: Request, pk: int) -> Response:
+        if request.method == "POST":
+            return self._propose(request, pk)
+        campaign = self.get_object()
+        rows = campaign.approval_requests.select_related(
+            "campaign", "requested_by", "decided_by"
+        ).prefetch_related("approvers")
+        page = self.paginate_queryset(rows) or []
+        context = {**self.get_serializer_context(), **revisions_page_context(page)}
+        data = ApprovalRequestDetailSerializer(page, many=True, context=context).data
+        return self.get_paginated_response(data)
+
+    def _propose(self, request: Request, pk: int) -> Response:
+        data = self._input(RevisionSerializer, request.data)
+        # The pending proposal before: the answer is 200 when it was the one updated.
+        before = (
+            ApprovalRequest.objects.filter(campaign_id=pk, status=RequestStatus.PENDING)
+            .values_list("pk", flat=True)
+            .first()
+        )
+        approval_request = approval_services.campaign_propose(
+            actor=request.user,
+            campaign_id=pk,
+            data=dict(data["changes"]),
+            note=data["note"],
+            approvers=data.get("approvers", ()),
+        )
+        updated = approval_request.pk == before
+        return self._request(
+            approval_request, status.HTTP_200_OK if updated else status.HTTP_201_CREATED
+        )
 
     @extend_schema(
         summary="Stop a live campaign (final)",

@@ -40,8 +40,9 @@ def test_list_rows_carry_labels_creator_and_what_can_be_done(
     assert row["created_by"] == {"id": marketer.pk, "email": marketer.email}
     assert row["status"] == "running"
     assert row["status_display"] == "Running"
-    assert row["actions"]["stop"] == {"allowed": True, "reason": ""}
+    assert row["actions"]["stop"] == {"allowed": True, "reason": "", "code": ""}
     assert row["actions"]["archive"]["allowed"] is False
+    assert row["live_status"] == ""
     assert row["editable"]["what"] == {"editable": True, "reason": ""}
     assert row["editable"]["who"]["editable"] is False
     assert "who" not in row and "what" not in row and "when" not in row
@@ -199,14 +200,14 @@ def test_created_at_ordering_is_oldest_first(api, campaign_factory):
 @pytest.mark.parametrize(
     ("query", "most"),
     [
-        # The token, the roles, the page, its labels.
-        ({}, 4),
-        ({"status": "draft,running", "channel_group": "web,email", "ordering": "name"}, 4),
-        ({"quick": "mine", "q": "Campaign", "archived": "all", "ordering": "-status"}, 4),
+        # The token, the roles, the page, its labels, the approval setting.
+        ({}, 5),
+        ({"status": "draft,running", "channel_group": "web,email", "ordering": "name"}, 5),
+        ({"quick": "mine", "q": "Campaign", "archived": "all", "ordering": "-status"}, 5),
         # Each look-up that checks ids exist (labels, creators) is one query more, whatever
         # the number of ids.
-        ({"label": "LABELS"}, 5),
-        ({"label": "LABELS", "created_by": "CREATORS", "type": "single_message"}, 6),
+        ({"label": "LABELS"}, 6),
+        ({"label": "LABELS", "created_by": "CREATORS", "type": "single_message"}, 7),
     ],
 )
 def test_list_query_count_does_not_grow_with_page_size_or_filters(
