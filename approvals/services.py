@@ -28,9 +28,9 @@ from approvals.models import (
 )
 from campaigns import rules
 from campaigns import services as campaign_services
-from campaigns.choices import Action, Delivery, Status
+from campaigns.choices import Action, Status
 from campaigns.models import Campaign
-from campaigns.validation import first_run_at, validate_campaign
+from campaigns.validation import validate_campaign
 from config.errors import Conflict, Forbidden, Invalid, NotFound, Refused
 from labels.models import Label
 
@@ -211,14 +211,7 @@ def campaign_submit(
             content_edited_by=author,
         )
     else:
-        validate_campaign(
-            channel=campaign.channel,
-            type=campaign.type,
-            delivery=campaign.delivery,
-            who=campaign.who,
-            what=campaign.what,
-            when=campaign.when,
-        )
+        validate_campaign(**campaign_services.campaign_content(campaign))
         request = _open(
             campaign,
             actor=actor,
@@ -420,16 +413,7 @@ def request_approve(
 
     if request.kind == RequestKind.PUBLISH:
         try:
-            validate_campaign(
-                channel=campaign.channel,
-                type=campaign.type,
-                delivery=campaign.delivery,
-                who=campaign.who,
-                what=campaign.what,
-                when=campaign.when,
-                for_publish=True,
-                now=now,
-            )
+            first, target = campaign_services.publish_plan(campaign, now)
         except Invalid as exc:
             if "when" in exc.errors or any(k.startswith("when.") for k in exc.errors):
                 raise Refused(
@@ -438,8 +422,6 @@ def request_approve(
                     errors=exc.errors,
                 ) from None
             raise
-        first = first_run_at(campaign.delivery, campaign.when, now)
-        target = rules.publish_target(Delivery(campaign.delivery), first, now)
         _decided(request, RequestStatus.APPROVED, actor, comment)
         campaign_services._move(
             campaign,

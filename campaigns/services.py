@@ -365,9 +365,7 @@ def write_content(
     live_status = campaign.live_status or campaign.status
     if to_status in rules.LIVE:
         live_status = to_status
-    content = {
-        k: getattr(campaign, k) for k in ("channel", "type", "delivery", "who", "what", "when")
-    }
+    content = campaign_content(campaign)
     content.update({k: c["new"] for k, c in changes.items() if k != "labels"})
     first = validate_content(content, changes, live_status=live_status, now=now)
     if "labels" in changes:
@@ -439,18 +437,7 @@ def campaign_publish(
     if data:
         _edit(campaign, actor=actor, data=data)
     now = timezone.now()
-    validate_campaign(
-        channel=campaign.channel,
-        type=campaign.type,
-        delivery=campaign.delivery,
-        who=campaign.who,
-        what=campaign.what,
-        when=campaign.when,
-        for_publish=True,
-        now=now,
-    )
-    first = first_run_at(campaign.delivery, campaign.when, now)
-    target = rules.publish_target(Delivery(campaign.delivery), first, now)
+    first, target = publish_plan(campaign, now)
     assert target in rules.transition_target(Action.PUBLISH, Status(campaign.status))
     return _move(
         campaign,
@@ -460,6 +447,19 @@ def campaign_publish(
         now=now,
         next_run_at=first if target == Status.SCHEDULED else None,
     )
+
+
+def campaign_content(campaign: Campaign) -> dict[str, Any]:
+    """The fields validate_campaign checks, as the campaign has them."""
+    return {k: getattr(campaign, k) for k in ("channel", "type", "delivery", "who", "what", "when")}
+
+
+def publish_plan(campaign: Campaign, now: dt.datetime) -> tuple[dt.datetime | None, Status]:
+    """Check that the campaign can go live now (its times lie ahead) and say where it lands:
+    its first send, and Scheduled or Running."""
+    validate_campaign(**campaign_content(campaign), for_publish=True, now=now)
+    first = first_run_at(campaign.delivery, campaign.when, now)
+    return first, rules.publish_target(Delivery(campaign.delivery), first, now)
 
 
 def _move(

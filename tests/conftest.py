@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import pytest
+from django.test import Client
 from rest_framework.test import APIClient
 
 from tests.factories import CampaignFactory, LabelFactory, UserFactory
@@ -27,6 +28,11 @@ def other_marketer(db):
 @pytest.fixture
 def approver(db):
     return UserFactory(username="ari@example.com", roles=["Approver"])
+
+
+@pytest.fixture
+def second_approver(db):
+    return UserFactory(username="bea@example.com", roles=["Approver"])
 
 
 @pytest.fixture
@@ -70,6 +76,27 @@ def api_for():
         return client
 
     return make
+
+
+@pytest.fixture
+def client_for():
+    """A page client signed in as the user (or anonymous for None)."""
+
+    def make(user):
+        client = Client()
+        if user is not None:
+            client.force_login(user)
+        return client
+
+    return make
+
+
+@pytest.fixture
+def approval_on(admin):
+    """Campaign approval switched on, as an Admin does it."""
+    from approvals.services import approval_settings_update
+
+    return approval_settings_update(actor=admin, enabled=True)
 
 
 @pytest.fixture(autouse=True)

@@ -16,7 +16,7 @@ from approvals.models import ApprovalRequest, ApprovalSettings, ApprovalSettings
 from approvals.services import approval_settings_update, campaign_propose, campaign_submit
 from campaigns.choices import Status
 from campaigns.models import Campaign
-from tests.factories import UserFactory, push_what
+from tests.factories import push_what
 
 SETTINGS = "/api/v1/approvals/settings/"
 HISTORY = "/api/v1/approvals/settings/history/"
@@ -31,16 +31,6 @@ def request_url(pk: int, verb: str = "") -> str:
 
 def campaign_url(pk: int, verb: str = "") -> str:
     return f"{CAMPAIGNS}{pk}/{verb + '/' if verb else ''}"
-
-
-@pytest.fixture
-def approval_on(admin):
-    approval_settings_update(actor=admin, enabled=True)
-
-
-@pytest.fixture
-def second_approver(db):
-    return UserFactory(username="bea@example.com", roles=["Approver"])
 
 
 @pytest.fixture

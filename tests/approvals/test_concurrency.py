@@ -21,17 +21,11 @@ from config.errors import Refused
 from tests.approvals.support import approval_on
 from tests.campaigns.test_concurrency import row_held
 from tests.concurrency import run_together
-from tests.factories import UserFactory
 
 S = Status
 # serialized_rollback: each test starts with the rows migrations made (the role groups).
 pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
 DECISIONS = (Action.APPROVE, Action.REJECT, Action.WITHDRAW)
-
-
-@pytest.fixture
-def second_approver(db):
-    return UserFactory(username="bea@example.com", roles=["Approver"])
 
 
 @pytest.fixture

@@ -24,7 +24,7 @@ from campaigns.choices import Action, Delivery, Status
 from campaigns.models import Campaign
 from config.errors import Forbidden, Invalid, NotFound, ReadOnly, Refused
 from tests.approvals.support import approval_on, db_rows
-from tests.factories import UserFactory, later_when, push_what
+from tests.factories import later_when, push_what
 
 S = Status
 pytestmark = pytest.mark.django_db
@@ -49,11 +49,6 @@ LIVE_FIELDS = ("name", "channel", "type", "delivery", "who", "what", "when", "ne
 @pytest.fixture
 def on(admin) -> None:
     approval_on(admin)
-
-
-@pytest.fixture
-def second_approver(db):
-    return UserFactory(username="bea@example.com", roles=["Approver"])
 
 
 def live_state(campaign: Campaign) -> dict[str, Any]:

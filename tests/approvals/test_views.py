@@ -14,7 +14,6 @@ from html import unescape
 
 import pytest
 from django.db import connection
-from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
@@ -30,7 +29,7 @@ from approvals.models import (
 from campaigns import examples
 from campaigns.choices import Delivery, Status
 from campaigns.models import Campaign
-from tests.factories import UserFactory, push_what
+from tests.factories import push_what
 
 pytestmark = pytest.mark.django_db
 
@@ -38,28 +37,6 @@ QUEUE = reverse("approvals:queue")
 SETTINGS = reverse("approval_settings:edit")
 COUNT = reverse("approvals:count")
 HTMX = {"HTTP_HX_REQUEST": "true"}
-
-
-@pytest.fixture
-def client_for():
-    def make(user):
-        client = Client()
-        if user is not None:
-            client.force_login(user)
-        return client
-
-    return make
-
-
-@pytest.fixture
-def approval_on(admin):
-    """Campaign approval switched on, as an Admin does it."""
-    return approval_services.approval_settings_update(actor=admin, enabled=True)
-
-
-@pytest.fixture
-def second_approver(db):
-    return UserFactory(username="bea@example.com", roles=["Approver"])
 
 
 def text(response) -> str:

@@ -21,11 +21,6 @@ from tests.factories import push_what
 pytestmark = pytest.mark.browser
 
 
-@pytest.fixture
-def approval_on(admin):
-    return approval_services.approval_settings_update(actor=admin, enabled=True)
-
-
 def switch_user(page: Page, sign_in, user) -> Page:
     page.context.clear_cookies()
     return sign_in(user)

@@ -30,17 +30,6 @@ EXAMPLE = reverse("campaigns:example")
 
 
 @pytest.fixture
-def client_for():
-    def make(user):
-        client = Client()
-        if user is not None:
-            client.force_login(user)
-        return client
-
-    return make
-
-
-@pytest.fixture
 def browser(client_for, marketer):
     """The marketer's signed-in client."""
     return client_for(marketer)

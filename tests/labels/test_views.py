@@ -53,17 +53,6 @@ def names_in_table(response) -> list[str]:
 
 
 @pytest.fixture
-def client_for():
-    def make(user):
-        client = Client()
-        if user is not None:
-            client.force_login(user)
-        return client
-
-    return make
-
-
-@pytest.fixture
 def browser(client_for, admin):
     """The admin's signed-in client."""
     return client_for(admin)
