@@ -286,14 +286,18 @@ def scheduled_time(
     """ "The scheduled time" of the table for this campaign.
 
     Live campaigns: their next send. A request about a live campaign: the send it was made for
-    (changes for Monday's run are discarded once Monday's run has gone). A campaign never live:
-    the first send its content names.
+    (changes for Monday's run are discarded once Monday's run has gone). A campaign never live
+    and in the workflow: the first send its content names. Drafts, stopped and completed
+    campaigns: none (no rule of theirs depends on it, and reading a draft's schedule is the
+    costliest part of answering for a page of campaigns).
     """
     if campaign.status in rules.LIVE:
         return campaign.next_run_at
     if campaign.live_status and request is not None:
         return request.target_run_at
-    return proposal_first_run(campaign, now)
+    if campaign.status in (S.PENDING_APPROVAL, S.REJECTED):
+        return proposal_first_run(campaign, now)
+    return None
 
 
 def _scenario(campaign: Campaign, when: dt.datetime | None, now: dt.datetime):

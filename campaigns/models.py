@@ -43,7 +43,9 @@ class Campaign(models.Model):
     # While the status shows the approval workflow (Approval Pending or Rejected) for changes to a
     # campaign that is already live, what the live version is doing (Scheduled, Running or
     # Awaiting Next Run): it keeps to its schedule until the changes are approved. Empty otherwise.
-    live_status = models.CharField(max_length=32, choices=Status.choices, blank=True, default="")
+    live_status = models.CharField(
+        max_length=32, choices=Status.choices, blank=True, default="", db_default=""
+    )
 
     who = models.JSONField(default=default_who, blank=True)
     what = models.JSONField(default=dict, blank=True)
