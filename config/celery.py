@@ -17,4 +17,13 @@ app.conf.beat_schedule = {
         "task": "campaigns.tasks.auto_archive_campaigns",
         "schedule": crontab(hour=2, minute=15),
     },
+    # Events land in monthly partitions: keep three months ahead of the clock.
+    "audience-event-partitions": {
+        "task": "audience.tasks.create_event_partitions",
+        "schedule": crontab(hour=1, minute=5),
+    },
+    "audience-prune-ingest-records": {
+        "task": "audience.tasks.prune_ingest_records",
+        "schedule": crontab(hour=3, minute=40),
+    },
 }

@@ -49,6 +49,7 @@ INSTALLED_APPS = [
     "campaigns",
     "labels",
     "approvals",
+    "audience",
     "reports",
     "channels",
 ]

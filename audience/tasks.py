@@ -1,0 +1,24 @@
+import datetime as dt
+
+from celery import shared_task
+from django.utils import timezone
+
+from audience import partitions
+from audience.models import IngestRecord
+
+# How long a record id keeps a retried batch from adding its events again.
+INGEST_KEY_DAYS = 30
+
+
+@shared_task(name="audience.tasks.create_event_partitions")
+def create_event_partitions() -> list[str]:
+    """Daily: the events table's partitions for this month and the next three."""
+    return partitions.ensure_ahead()
+
+
+@shared_task(name="audience.tasks.prune_ingest_records")
+def prune_ingest_records() -> int:
+    """Daily: forget record ids older than INGEST_KEY_DAYS (a retry comes within minutes)."""
+    cutoff = timezone.now() - dt.timedelta(days=INGEST_KEY_DAYS)
+    deleted, _ = IngestRecord.objects.filter(created_at__lt=cutoff).delete()
+    return deleted
