@@ -22,3 +22,15 @@ def prune_ingest_records() -> int:
     cutoff = timezone.now() - dt.timedelta(days=INGEST_KEY_DAYS)
     deleted, _ = IngestRecord.objects.filter(created_at__lt=cutoff).delete()
     return deleted
+
+
+@shared_task(name="audience.tasks.import_profiles")
+def import_profiles(import_id: int) -> dict[str, int] | None:
+    """A dashboard CSV import, chunk by chunk (audience.imports); a second delivery resumes after
+    the last committed chunk, or does nothing once the import is finished."""
+    from audience.imports import profile_import_run
+
+    job = profile_import_run(import_id=import_id)
+    if job is None:
+        return None
+    return {"accepted": job.accepted_rows, "rejected": job.rejected_rows}

@@ -8,6 +8,7 @@ make sense. Errors come back as {"section.path.to.field": ["message", ...]}.
 from __future__ import annotations
 
 import datetime as dt
+import json
 import math
 import zoneinfo
 from collections.abc import Iterable, Iterator
@@ -45,6 +46,12 @@ PROPERTY_OPS = [
 COUNT_OPS = ["gte", "lte", "eq"]
 MAX_WHO_DEPTH = 5
 MAX_WHO_CONDITIONS = 100
+# Saved segments referenced in a Who ({"type": "segment", "segment_id": n}) expand to their own
+# definitions when the audience is evaluated: at most this many references deep (a Who using A,
+# whose definition uses B, whose definition uses C), and at most this many conditions in all once
+# every reference is expanded, so one query stays a size PostgreSQL plans quickly.
+MAX_SEGMENT_NESTING = 3
+MAX_EXPANDED_CONDITIONS = 500
 
 _scalar = {"type": ["string", "number", "boolean"]}
 _window = {
@@ -80,7 +87,9 @@ WHO_SCHEMA: dict[str, Any] = {
             "type": "object",
             "required": ["type"],
             "properties": {
-                "type": {"enum": ["group", "property", "event", "label_sent", "campaign_sent"]}
+                "type": {
+                    "enum": ["group", "property", "event", "label_sent", "campaign_sent", "segment"]
+                }
             },
             "allOf": [
                 {
@@ -102,6 +111,10 @@ WHO_SCHEMA: dict[str, Any] = {
                 {
                     "if": {"properties": {"type": {"const": "campaign_sent"}}},
                     "then": {"$ref": "#/$defs/campaign_sent"},
+                },
+                {
+                    "if": {"properties": {"type": {"const": "segment"}}},
+                    "then": {"$ref": "#/$defs/segment"},
                 },
             ],
         },
@@ -159,6 +172,19 @@ WHO_SCHEMA: dict[str, Any] = {
             },
             "additionalProperties": False,
         },
+        "segment": {
+            "type": "object",
+            "required": ["type", "segment_id"],
+            "properties": {
+                "type": {"const": "segment"},
+                "segment_id": {
+                    "type": "integer",
+                    "minimum": 1,
+                    "description": "A saved segment: its definition, as it is when evaluated.",
+                },
+            },
+            "additionalProperties": False,
+        },
     },
 }
 
@@ -213,11 +239,27 @@ _who_validator = Draft202012Validator(
 )
 
 
-def validate_who(who: Any) -> Errors:
+def validate_who(
+    who: Any,
+    *,
+    segment_id: int | None = None,
+    saved: bool = False,
+    segments: dict[int, Any] | None = None,
+) -> Errors:
+    """Check a Who tree: its shape (WHO_SCHEMA), the limits, and the saved segments it refers to.
+
+    Referenced segments must exist, must not refer back to themselves (directly or through other
+    segments) and must expand within MAX_SEGMENT_NESTING and MAX_EXPANDED_CONDITIONS. `saved`
+    says the tree is a saved segment's definition (itself a level of nesting) and `segment_id`
+    which segment's, so a reference back to it is a cycle; `segments` gives definitions that
+    replace stored ones (a segment about to be changed). Only a Who that refers to segments reads
+    the database: see segment_definitions for the locking.
+    """
     errors = _schema_errors(_who_validator, who, "who")
     if errors:
         return errors
     count = 0
+    references: list[tuple[str, int]] = []
 
     def walk(node: dict[str, Any], path: str, depth: int) -> None:
         nonlocal count
@@ -230,7 +272,9 @@ def validate_who(who: Any) -> Errors:
                 walk(child, f"{path}.conditions[{i}]", depth + 1)
             return
         count += 1
-        if node["type"] == "property":
+        if node["type"] == "segment":
+            references.append((path, node["segment_id"]))
+        elif node["type"] == "property":
             _check_property_value(node, path, errors)
         elif node["type"] == "event":
             for i, f in enumerate(node.get("filters", [])):
@@ -243,7 +287,149 @@ def validate_who(who: Any) -> Errors:
     walk(who, "who", 1)
     if count > MAX_WHO_CONDITIONS:
         errors.setdefault("who", []).append(f"At most {MAX_WHO_CONDITIONS} conditions.")
+    if not errors and references:
+        saved = saved or segment_id is not None
+        _check_segments(who, references, errors, segment_id, saved, segments or {})
     return errors
+
+
+# ----------------------------------------------------------------------------------------------
+# Saved segments inside a Who.
+# ----------------------------------------------------------------------------------------------
+def segment_references(node: Any) -> list[int]:
+    """The saved segments a Who tree refers to directly (not those their definitions use)."""
+    found: list[int] = []
+
+    def walk(item: Any) -> None:
+        if not isinstance(item, dict):
+            return
+        if item.get("type") == "group" and isinstance(item.get("conditions"), list):
+            for child in item["conditions"]:
+                walk(child)
+        elif item.get("type") == "segment" and isinstance(item.get("segment_id"), int):
+            found.append(item["segment_id"])
+
+    walk(node)
+    return found
+
+
+def _own_conditions(node: Any) -> int:
+    """Conditions of a tree other than its segment references."""
+    if not isinstance(node, dict):
+        return 0
+    if node.get("type") == "group":
+        return sum(_own_conditions(child) for child in node.get("conditions") or [])
+    return 0 if node.get("type") == "segment" else 1
+
+
+def segment_definitions(
+    ids: Iterable[int], overrides: dict[int, Any] | None = None
+) -> dict[int, tuple[str, Any]]:
+    """{id: (name, definition)} of these saved segments and of every segment their definitions
+    use, in one query per level of nesting; `overrides` replace stored definitions.
+
+    The rows are read FOR KEY SHARE: inside a transaction (a campaign or segment being saved),
+    a concurrent deletion of a segment waits until it ends and then sees the reference. Missing
+    ids are left out.
+    """
+    from django.db import connection
+
+    overrides = overrides or {}
+    found: dict[int, tuple[str, Any]] = {}
+    wanted = {pk for pk in ids if 0 < pk < 2**63}  # others name no row
+    while wanted:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT id, name, definition FROM audience_segment WHERE id = ANY(%s) "
+                "ORDER BY id FOR KEY SHARE",
+                [sorted(wanted)],
+            )
+            rows = cursor.fetchall()
+        for pk, name, definition in rows:
+            # Django leaves jsonb undecoded on raw queries.
+            if isinstance(definition, str):
+                definition = json.loads(definition)
+            found[pk] = (name, overrides.get(pk, definition))
+        wanted = {
+            ref for pk, _, _ in rows for ref in segment_references(found[pk][1])
+        } - found.keys()
+    return found
+
+
+class _SegmentProblem(Exception):
+    pass
+
+
+_NEW = 0  # a segment being created: no id yet, and no real id is 0
+
+
+def _check_segments(
+    who: dict[str, Any],
+    references: list[tuple[str, int]],
+    errors: Errors,
+    segment_id: int | None,
+    saved: bool,
+    overrides: dict[int, Any],
+) -> None:
+    ids = {pk for _, pk in references}
+    if segment_id is not None:
+        # The segment's own row gives its name; its stored definition gives way to the new one.
+        ids.add(segment_id)
+        overrides = {**overrides, segment_id: who}
+    definitions = segment_definitions(ids, overrides)
+    if segment_id is not None:
+        name = definitions.get(segment_id, ("this segment", None))[0]
+        definitions[segment_id] = (name, who)
+    names = {pk: name for pk, (name, _) in definitions.items()}
+    names.setdefault(_NEW, "this segment")
+    sizes: dict[int, int] = {}
+
+    def chain_text(chain: list[int]) -> str:
+        return " → ".join(f"“{names.get(pk, pk)}”" for pk in chain)
+
+    def size(pk: int, chain: list[int]) -> int:
+        """Conditions of segment pk once expanded; refuses cycles, depth and broken definitions."""
+        if pk in chain:
+            loop = chain[chain.index(pk) :] + [pk]
+            raise _SegmentProblem(
+                f"Saved segments refer to each other in a loop: {chain_text(loop)}."
+            )
+        if len(chain) + 1 > MAX_SEGMENT_NESTING:
+            raise _SegmentProblem(
+                f"Saved segments nest at most {MAX_SEGMENT_NESTING} deep: "
+                f"{chain_text([*chain, pk])}."
+            )
+        if pk not in definitions:
+            raise _SegmentProblem(f"Segment {pk} does not exist (used by {chain_text(chain)}).")
+        if pk in sizes:
+            return sizes[pk]
+        definition = definitions[pk][1]
+        if pk != segment_id and _schema_errors(_who_validator, definition, "who"):
+            raise _SegmentProblem(
+                f"Segment “{names[pk]}” has an invalid definition; correct it first."
+            )
+        total = _own_conditions(definition) + sum(
+            size(ref, [*chain, pk]) for ref in segment_references(definition)
+        )
+        sizes[pk] = total
+        return total
+
+    # A saved segment's definition is itself one level: a Who using it adds the next.
+    root = [segment_id if segment_id is not None else _NEW] if saved else []
+    total = _own_conditions(who)
+    for path, pk in references:
+        if pk not in definitions:
+            errors.setdefault(f"{path}.segment_id", []).append(f"Segment {pk} does not exist.")
+            continue
+        try:
+            total += size(pk, root)
+        except _SegmentProblem as problem:
+            errors.setdefault(f"{path}.segment_id", []).append(str(problem))
+    if not errors and total > MAX_EXPANDED_CONDITIONS:
+        errors.setdefault("who", []).append(
+            f"With its saved segments expanded the audience has {total} conditions; "
+            f"at most {MAX_EXPANDED_CONDITIONS}."
+        )
 
 
 def _check_property_value(node: dict[str, Any], path: str, errors: Errors) -> None:

@@ -5,4 +5,7 @@ urlpatterns = [
     path("", include("campaigns.api.urls")),
     path("", include("labels.api_urls")),
     path("", include("approvals.api_urls")),
+    path("", include("audience.urls_ingest")),
+    path("", include("audience.api_segments")),
+    path("", include("audience.api_people")),
 ]

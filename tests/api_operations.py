@@ -41,4 +41,28 @@ API_OPERATIONS = {
     ("post", "/api/v1/approvals/requests/{id}/approve/"),
     ("post", "/api/v1/approvals/requests/{id}/reject/"),
     ("post", "/api/v1/approvals/requests/{id}/withdraw/"),
+    ("post", "/api/v1/ingest/profiles/"),
+    ("post", "/api/v1/ingest/events/"),
+    ("get", "/api/v1/ingest/keys/"),
+    ("post", "/api/v1/ingest/keys/"),
+    ("post", "/api/v1/ingest/keys/{id}/revoke/"),
+    ("get", "/api/v1/audience/segments/"),
+    ("post", "/api/v1/audience/segments/"),
+    ("get", "/api/v1/audience/segments/{id}/"),
+    ("patch", "/api/v1/audience/segments/{id}/"),
+    ("delete", "/api/v1/audience/segments/{id}/"),
+    ("post", "/api/v1/audience/estimate/"),
+    ("get", "/api/v1/audience/people/"),
+    ("get", "/api/v1/audience/people/{id}/"),
+    ("get", "/api/v1/audience/people/{id}/events/"),
+    ("post", "/api/v1/audience/imports/"),
+    ("get", "/api/v1/audience/imports/{id}/"),
+    ("get", "/api/v1/audience/cohorts/"),
+    ("get", "/api/v1/audience/cohorts/export/"),
+}
+
+# Authenticated by a project API key (Bearer), not by a user: no user token or session opens them.
+API_KEY_OPERATIONS = {
+    ("post", "/api/v1/ingest/profiles/"),
+    ("post", "/api/v1/ingest/events/"),
 }

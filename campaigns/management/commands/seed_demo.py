@@ -1,7 +1,8 @@
 """`manage.py seed_demo`: the demo workspace `make run` starts with.
 
 One user per role (all with DEMO_PASSWORD), a few message labels, and 37 campaigns that cover every
-channel, campaign type, delivery type and status, some archived and some last active months ago.
+channel, campaign type, delivery type and status, some archived and some last active months ago,
+then the demo audience (audience/demo.py: profiles, events, and the campaigns' sends).
 
 Campaign approval is on in the demo (docs/approvals.md), so a new user meets the workflow: the demo
 approver published the live campaigns, some campaigns await approval (with the marketer's note),
@@ -31,6 +32,7 @@ from django.utils import timezone
 from accounts.roles import Role
 from approvals import services as approvals
 from approvals.models import ApprovalSettings, ApprovalSettingsChange
+from audience.demo import seed_audience
 from campaigns import rules, services
 from campaigns.choices import Action, CampaignType, Channel, Delivery, Status
 from campaigns.models import Campaign, CampaignAudit
@@ -759,6 +761,14 @@ class Command(BaseCommand):
         self.stdout.write(
             f"Demo data: {len(users)} users, {len(labels)} labels, {len(DEMOS)} campaigns "
             f"({len(missing)} created now); campaign approval is {approval}."
+        )
+        # The audience after the campaigns: its Notification Sent events are theirs.
+        audience = seed_audience()
+        self.stdout.write(
+            f"Demo audience: {audience['profiles']:,} profiles, {audience['events']:,} events "
+            f"({audience['sent']:,} notifications sent) created now."
+            if audience
+            else "Demo audience: already there."
         )
         for email, role, _first, _last in DEMO_USERS:
             self.stdout.write(f"  {role.value:<9} {email}  password: {DEMO_PASSWORD}")
