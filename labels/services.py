@@ -116,9 +116,11 @@ def label_delete(*, actor: Any, label_id: Any) -> int:
 
     _require(actor, Perm.MANAGE_SETTINGS, "delete labels")
     label = _locked(label_id)
-    audiences = campaigns_targeting_label(label.pk)
+    audiences = campaigns_targeting_label(label.pk) + [
+        f"segment “{name}”" for name in segments_targeting_label(label.pk)
+    ]
     if audiences:
-        shown = ", ".join(f"“{name}”" for name in audiences[:5])
+        shown = ", ".join(n if n.startswith("segment ") else f"“{n}”" for n in audiences[:5])
         more = f" and {len(audiences) - 5} more" if len(audiences) > 5 else ""
         raise Conflict(
             f"“{label.name}” is used in the audience of {shown}{more} "
@@ -163,6 +165,24 @@ def campaigns_targeting_label(label_id: int) -> list[str]:
         .extra(
             where=[
                 'jsonb_path_exists("campaigns_campaign"."who", '
+                "'$.** ? (@.type == \"label_sent\" && @.label_id == $id)', "
+                "jsonb_build_object('id', %s::bigint))"
+            ],
+            params=[label_id],
+        )
+        .order_by("name")
+        .values_list("name", flat=True)
+    )
+
+
+def segments_targeting_label(label_id: int) -> list[str]:
+    """Names of saved segments that select people sent a campaign with this label."""
+    from audience.models import Segment
+
+    return list(
+        Segment.objects.extra(
+            where=[
+                'jsonb_path_exists("audience_segment"."definition", '
                 "'$.** ? (@.type == \"label_sent\" && @.label_id == $id)', "
                 "jsonb_build_object('id', %s::bigint))"
             ],

@@ -146,6 +146,7 @@ def who_lines(campaign: Campaign) -> list[dict[str, Any]]:
     """The audience as indented sentences ("Did “App Launched” in the last 30 days")."""
     who = campaign.who or {}
     label_names = dict(Label.objects.filter(pk__in=who_label_ids(who)).values_list("pk", "name"))
+    segment_names = _segment_names(who)
     lines: list[dict[str, Any]] = []
 
     def walk(node: dict[str, Any], depth: int) -> None:
@@ -188,6 +189,9 @@ def who_lines(campaign: Campaign) -> list[dict[str, Any]]:
                     + _window_text(node.get("window")),
                 }
             )
+        elif kind == "segment":
+            name = segment_names.get(node["segment_id"], f"#{node['segment_id']} (deleted)")
+            lines.append({"depth": depth, "text": f"In the segment “{name}”"})
         elif kind == "campaign_sent":
             lines.append(
                 {
@@ -202,6 +206,22 @@ def who_lines(campaign: Campaign) -> list[dict[str, Any]]:
     except (KeyError, TypeError, AttributeError):
         return [{"depth": 0, "text": "The audience is incomplete; see the JSON."}]
     return lines
+
+
+def _segment_names(who: Any) -> dict[int, str]:
+    from audience.models import Segment
+
+    ids: set[int] = set()
+
+    def walk(node: Any) -> None:
+        if isinstance(node, dict):
+            if node.get("type") == "segment" and isinstance(node.get("segment_id"), int):
+                ids.add(node["segment_id"])
+            for child in node.get("conditions", []) or []:
+                walk(child)
+
+    walk(who)
+    return dict(Segment.objects.filter(pk__in=ids).values_list("pk", "name")) if ids else {}
 
 
 def _value_text(value: Any) -> str:

@@ -1542,3 +1542,25 @@ def test_the_timeline_keeps_label_names_as_they_were(browser, marketer, campaign
     assert "Labels: added Onboarding; removed Reengage" in page
     assert "Labels: removed Promo (label deleted)" in page
     assert "Labels changed" in page
+
+
+def test_detail_names_the_saved_segments_an_audience_uses(browser, marketer, campaign_factory):
+    from audience.models import Segment
+
+    segment = Segment.objects.create(
+        name="Big spenders", definition=examples.example_who(), created_by=marketer
+    )
+    who = {
+        "type": "group",
+        "match": "any",
+        "conditions": [
+            {"type": "segment", "segment_id": segment.pk},
+            {"type": "segment", "segment_id": segment.pk + 1000},
+        ],
+    }
+    campaign = campaign_factory(name="Thank-you note", who=who)
+
+    page = text(browser.get(reverse("campaigns:detail", args=[campaign.pk])))
+
+    assert "In the segment “Big spenders”" in page
+    assert f"In the segment “#{segment.pk + 1000} (deleted)”" in page

@@ -649,6 +649,21 @@ def test_a_label_used_by_an_audience_cannot_be_deleted(admin, campaign_factory, 
     assert Label.objects.filter(pk=label.pk).exists()
 
 
+def test_a_label_a_saved_segment_selects_by_cannot_be_deleted(admin, label_factory):
+    from audience.models import Segment
+
+    label = label_factory(name="Onboarding")
+    Segment.objects.create(
+        name="Onboarded lately", definition=_audience_of_label(label.pk), created_by=admin
+    )
+
+    with pytest.raises(Conflict) as refused:
+        services.label_delete(actor=admin, label_id=label.pk)
+
+    assert "segment “Onboarded lately”" in refused.value.message
+    assert Label.objects.filter(pk=label.pk).exists()
+
+
 def test_archived_audiences_do_not_hold_a_label_back(admin, campaign_factory, label_factory):
     label = label_factory(name="Onboarding")
     campaign_factory(who=_audience_of_label(label.pk), archived_at=timezone.now())
