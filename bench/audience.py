@@ -24,13 +24,11 @@ import datetime as dt
 import hashlib
 import io
 import json
-import os
 import random
 import statistics
 import sys
 import time
 from pathlib import Path
-from urllib.parse import urlparse, urlunparse
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -79,34 +77,6 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--reload", action="store_true", help="rebuild the bench database")
     parser.add_argument("--load-only", action="store_true", help="load the data, measure nothing")
     return parser.parse_args()
-
-
-def configure_environment() -> str:
-    """Point Django at the bench database with production-like settings (DEBUG off)."""
-    base = os.environ.get("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/herald")
-    parts = urlparse(base)
-    bench_db = (parts.path.lstrip("/") or "herald") + "_bench_audience"
-    os.environ["DATABASE_URL"] = urlunparse(parts._replace(path="/" + bench_db))
-    os.environ.setdefault("REDIS_URL", "redis://127.0.0.1:6379/0")
-    os.environ["DJANGO_DEBUG"] = "0"
-    os.environ["DJANGO_SECRET_KEY"] = "bench-" + "x" * 60
-    os.environ["DJANGO_ALLOWED_HOSTS"] = "testserver"
-    os.environ["DJANGO_SECURE_SSL_REDIRECT"] = "0"
-    os.environ["DJANGO_SETTINGS_MODULE"] = "config.settings"
-    return bench_db
-
-
-def ensure_database(name: str) -> None:
-    import psycopg2
-
-    admin_url = urlunparse(urlparse(os.environ["DATABASE_URL"])._replace(path="/postgres"))
-    conn = psycopg2.connect(admin_url)
-    conn.autocommit = True
-    with conn.cursor() as cur:
-        cur.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name])
-        if cur.fetchone() is None:
-            cur.execute(f'CREATE DATABASE "{name}"')
-    conn.close()
 
 
 class LineStream(io.RawIOBase):
@@ -400,8 +370,11 @@ def bench_ingestion(batches: int) -> tuple[float, float]:
 
 
 def main() -> None:
+    # The bench's own folder is on the path when it runs as a script (as labels.py does).
+    from campaign_list import configure_environment, ensure_database
+
     args = parse_args()
-    bench_db = configure_environment()
+    bench_db = configure_environment("_bench_audience")
     ensure_database(bench_db)
     import django
 

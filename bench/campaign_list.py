@@ -62,11 +62,12 @@ def parse_args() -> argparse.Namespace:
     return parser.parse_args()
 
 
-def configure_environment() -> str:
-    """Point Django at the bench database with production-like settings (DEBUG off)."""
+def configure_environment(suffix: str = "_bench") -> str:
+    """Point Django at the bench database (DATABASE_URL's name + suffix) with production-like
+    settings (DEBUG off)."""
     base = os.environ.get("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/herald")
     parts = urlparse(base)
-    bench_db = (parts.path.lstrip("/") or "herald") + "_bench"
+    bench_db = (parts.path.lstrip("/") or "herald") + suffix
     os.environ["DATABASE_URL"] = urlunparse(parts._replace(path="/" + bench_db))
     os.environ.setdefault("REDIS_URL", "redis://127.0.0.1:6379/0")
     os.environ["DJANGO_DEBUG"] = "0"
