@@ -59,6 +59,19 @@ def segments_list(q: str = "") -> Any:
     return rows
 
 
+def who_builder_options() -> dict[str, list[dict[str, Any]]]:
+    """The labels and saved segments the Who builder offers in its selects (two queries)."""
+    from labels.selectors import label_choices
+
+    return {
+        "labels": [{"id": pk, "name": name} for pk, name in label_choices()],
+        "segments": [
+            {"id": pk, "name": name}
+            for pk, name in Segment.objects.order_by("name").values_list("pk", "name")
+        ],
+    }
+
+
 def segment_users(segment_id: int) -> tuple[list[str], list[str]]:
     """Names of the unarchived campaigns and of the segments whose Who uses this segment."""
     from campaigns.models import Campaign

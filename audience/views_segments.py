@@ -129,7 +129,11 @@ def segment_create(request: HttpRequest) -> HttpResponse:
                 return redirect("audience:segment", pk=segment.pk)
     else:
         form = SegmentForm(initial={"definition": _definition_text(EXAMPLE_DEFINITION)})
-    return render(request, "audience/segments_form.html", {"form": form, "segment": None})
+    return render(
+        request,
+        "audience/segments_form.html",
+        {"form": form, "segment": None, "who_builder": services.who_builder_options()},
+    )
 
 
 @role_required(Perm.VIEW)
@@ -165,6 +169,7 @@ def segment_edit(request: HttpRequest, pk: int) -> HttpResponse:
             "can_edit": can_edit,
             "used_by_campaigns": campaigns,
             "used_by_segments": segments,
+            "who_builder": services.who_builder_options(),
         },
     )
 

@@ -35,6 +35,7 @@ from approvals import display as approval_display
 from approvals import policy
 from approvals import services as approval_services
 from approvals.forms import RequestForm
+from audience import segment_services
 from campaigns import examples, rules, selectors, services
 from campaigns.choices import Action, CampaignType, Channel, Delivery, Section, Status
 from campaigns.filters import (
@@ -1233,6 +1234,7 @@ def _render_form(
             "choices": choices or [],
             "choices_legend": RUN_ON_LEGEND,
             "chosen": request.POST.get("run_on", ""),
+            "who_builder": segment_services.who_builder_options(),
         },
     )
 
