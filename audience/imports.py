@@ -17,6 +17,7 @@ cells are left out: an import adds and changes values, it never blanks them.
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import io
 import logging
 import math
@@ -26,7 +27,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.db import transaction
-from django.db.models import F
+from django.db.models import F, Q
 from django.utils import timezone
 
 from audience.models import Consent, ImportStatus, ProfileImport, PropertyDefinition, PropertyType
@@ -305,10 +306,11 @@ def _claim(import_id: int) -> ProfileImport | None:
         job = ProfileImport.objects.select_for_update().filter(pk=import_id).first()
         if job is None or job.status in (ImportStatus.DONE, ImportStatus.FAILED):
             return None
+        job.progressed_at = timezone.now()
         if job.status == ImportStatus.QUEUED:
             job.status = ImportStatus.RUNNING
-            job.started_at = timezone.now()
-            job.save(update_fields=["status", "started_at"])
+            job.started_at = job.progressed_at
+        job.save(update_fields=["status", "started_at", "progressed_at"])
         return job
 
 
@@ -344,6 +346,7 @@ def _import_chunk(
             accepted_rows=F("accepted_rows") + len(records) - len(rejected),
             rejected_rows=F("rejected_rows") + len(errors),
             errors=[*job.errors, *errors[:room]],
+            progressed_at=timezone.now(),
         )
 
 
@@ -389,6 +392,26 @@ def profile_import_run(*, import_id: int) -> ProfileImport | None:
     else:
         _finish(import_id, ImportStatus.DONE, "")
     return ProfileImport.objects.get(pk=import_id)
+
+
+STALE_AFTER = dt.timedelta(minutes=10)
+
+
+def profile_imports_requeue_stale(*, now: dt.datetime | None = None) -> list[int]:
+    """Queue again the imports that show no sign of life for STALE_AFTER: their task message was
+    lost (a broker flushed, say). Safe even if one is only slow: a second run skips every chunk the
+    first committed, under the import's row lock."""
+    cutoff = (now or timezone.now()) - STALE_AFTER
+    stale = ProfileImport.objects.filter(
+        Q(status=ImportStatus.QUEUED, created_at__lt=cutoff, progressed_at__isnull=True)
+        | Q(status__in=[ImportStatus.QUEUED, ImportStatus.RUNNING], progressed_at__lt=cutoff)
+    )
+    ids = list(stale.order_by("pk").values_list("pk", flat=True))
+    for import_id in ids:
+        import_profiles.delay(import_id)
+    if ids:
+        logger.warning("Queued stale profile imports again: %s", ids)
+    return ids
 
 
 def _finish(import_id: int, status: str, failure: str) -> None:

@@ -231,6 +231,9 @@ class ProfileImport(models.Model):
     failure = models.TextField(blank=True, default="")
     created_at = models.DateTimeField(auto_now_add=True)
     started_at = models.DateTimeField(null=True, blank=True)
+    # The last sign of life (claimed, or a chunk committed): a queued or running import without
+    # one for a while lost its task message, and the sweeper queues it again.
+    progressed_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:

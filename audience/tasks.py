@@ -34,3 +34,11 @@ def import_profiles(import_id: int) -> dict[str, int] | None:
     if job is None:
         return None
     return {"accepted": job.accepted_rows, "rejected": job.rejected_rows}
+
+
+@shared_task(name="audience.tasks.requeue_stale_imports")
+def requeue_stale_imports() -> list[int]:
+    """Every few minutes: queue again the profile imports whose task message was lost."""
+    from audience.imports import profile_imports_requeue_stale
+
+    return profile_imports_requeue_stale()

@@ -22,6 +22,11 @@ app.conf.beat_schedule = {
         "task": "audience.tasks.create_event_partitions",
         "schedule": crontab(hour=1, minute=5),
     },
+    # A CSV import whose task message was lost is queued again (imports resume where they were).
+    "audience-requeue-stale-imports": {
+        "task": "audience.tasks.requeue_stale_imports",
+        "schedule": crontab(minute="*/5"),
+    },
     "audience-prune-ingest-records": {
         "task": "audience.tasks.prune_ingest_records",
         "schedule": crontab(hour=3, minute=40),

@@ -267,3 +267,27 @@ def test_rows_are_numbered_as_a_spreadsheet_numbers_them(marketer):
     # Header row 1, a blank row 2, u1 on row 3 (its cell spans two lines), an empty row 4.
     assert job.total_rows == 2
     assert [(e["row"], e["identity"]) for e in job.errors] == [(3, "u1"), (5, "u2")]
+
+
+def test_imports_that_lost_their_task_message_are_queued_again_and_finish(marketer):
+    import datetime as dt
+
+    from django.utils import timezone
+
+    lost = profile_import_create(actor=marketer, file_name="lost.csv", content=GOOD)
+    stalled = profile_import_create(actor=marketer, file_name="stalled.csv", content=GOOD)
+    fresh = profile_import_create(actor=marketer, file_name="fresh.csv", content=GOOD)
+    long_ago = timezone.now() - dt.timedelta(minutes=30)
+    ProfileImport.objects.filter(pk=lost.pk).update(created_at=long_ago)
+    ProfileImport.objects.filter(pk=stalled.pk).update(
+        created_at=long_ago, status=ImportStatus.RUNNING, progressed_at=long_ago
+    )
+
+    # Celery runs in process in these tests: the queued imports run at once.
+    assert imports.profile_imports_requeue_stale() == [lost.pk, stalled.pk]
+
+    statuses = dict(ProfileImport.objects.values_list("pk", "status"))
+    assert statuses[lost.pk] == statuses[stalled.pk] == ImportStatus.DONE
+    assert statuses[fresh.pk] == ImportStatus.QUEUED  # not stale yet
+    assert ProfileImport.objects.get(pk=lost.pk).processed_rows == 4
+    assert imports.profile_imports_requeue_stale() == []
