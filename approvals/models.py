@@ -36,7 +36,9 @@ class ApprovalSettings(models.Model):
 
     @classmethod
     def current(cls) -> ApprovalSettings:
-        return cls.objects.get_or_create(pk=1)[0]
+        """The setting as it is now. A read never creates the row: until an Admin first saves
+        it, the defaults apply (approvals.services.approval_settings_update writes it)."""
+        return cls.objects.filter(pk=1).first() or cls(pk=1)
 
 
 class ApprovalSettingsChange(models.Model):

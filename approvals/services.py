@@ -319,20 +319,8 @@ def campaign_propose(
     chosen = _approvers(approvers, actor, {campaign.created_by_id, actor.pk})
     pending = answer.request if answer.request and answer.request.is_pending else None
     if pending is not None:
-        if not changes:
-            return pending
-        pending.proposed = proposed
-        if policy.role_of(actor) == policy.Role.CREATOR:
-            pending.content_edited_by = actor
-        pending.save(update_fields=["proposed", "content_edited_by", "updated_at"])
-        campaign_services._audit(
-            campaign,
-            actor=actor,
-            action=Action.EDIT,
-            from_status=campaign.status,
-            to_status=campaign.status,
-            changes={**changes, "request": pending.pk},
-        )
+        if changes:
+            _proposal_update(campaign, pending, actor=actor, proposed=proposed, changes=changes)
         return pending
     if not changes:
         raise Invalid("Nothing changed.", errors={"changes": ["Change at least one field."]})
@@ -361,6 +349,31 @@ def campaign_propose(
         changes=_request_detail(request, changes=changes),
     )
     return request
+
+
+def _proposal_update(
+    campaign: Campaign,
+    request: ApprovalRequest,
+    *,
+    actor: Any,
+    proposed: dict[str, Any],
+    changes: dict[str, Any],
+) -> None:
+    """Change a pending proposal, with an edit row in the campaign's timeline. A creator's edit
+    makes them the content's author; an approver's, made while reviewing, does not
+    (docs/decisions/self-approval.md)."""
+    request.proposed = proposed
+    if policy.role_of(actor) == policy.Role.CREATOR:
+        request.content_edited_by = actor
+    request.save(update_fields=["proposed", "content_edited_by", "updated_at"])
+    campaign_services._audit(
+        campaign,
+        actor=actor,
+        action=Action.EDIT,
+        from_status=campaign.status,
+        to_status=campaign.status,
+        changes={**changes, "request": request.pk},
+    )
 
 
 def _decided(request: ApprovalRequest, status: RequestStatus, actor: Any, comment: str) -> None:
@@ -500,16 +513,7 @@ def _review_edit(
         campaign_services.refuse(refuse_edit)
     proposed, changes = _proposal_changes(campaign, answer, data, _live_now(campaign))
     if changes:
-        request.proposed = proposed
-        request.save(update_fields=["proposed", "updated_at"])
-        campaign_services._audit(
-            campaign,
-            actor=actor,
-            action=Action.EDIT,
-            from_status=campaign.status,
-            to_status=campaign.status,
-            changes={**changes, "request": request.pk},
-        )
+        _proposal_update(campaign, request, actor=actor, proposed=proposed, changes=changes)
 
 
 def _close_discarded(

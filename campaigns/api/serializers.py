@@ -191,12 +191,10 @@ def _user(context: dict[str, Any]) -> Any:
 
 
 def approval_settings(context: dict[str, Any]) -> ApprovalSettings:
-    """The approval setting, read once per request (every row of a list shares it). A read never
-    creates the row: before an Admin first saves it, the defaults apply."""
+    """The approval setting, read once per request (every row of a list shares it)."""
     found = context.get("approval")
     if found is None:
-        found = ApprovalSettings.objects.filter(pk=1).first() or ApprovalSettings(pk=1)
-        context["approval"] = found
+        found = context["approval"] = ApprovalSettings.current()
     return found
 
 
