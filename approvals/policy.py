@@ -66,6 +66,12 @@ class Notice(StrEnum):
     RUN_TODAY_OR_TOMORROW = "run_today_or_tomorrow"
 
 
+# Why a creator's edit of a live campaign is not saved as it is (campaign_propose takes it).
+APPROVAL_REQUIRED = (
+    "Campaign approval is on: send these changes for approval; the live campaign keeps "
+    "running as it is until they are approved."
+)
+
 NOTICE_TEXT: dict[Notice, str] = {
     Notice.CHANGES_NEED_APPROVAL: "Campaign approval is on: your changes go to an approver, and "
     "the live campaign keeps running as it is until they are approved.",
@@ -261,6 +267,39 @@ def workflow_request(campaign: Campaign) -> ApprovalRequest | None:
     if campaign.status == S.REJECTED:
         return latest_rejected(campaign)
     return None
+
+
+def prefetch_requests(campaigns: list[Campaign]) -> None:
+    """Give the campaigns in the workflow their pending and rejected requests (with chosen
+    approvers), so answering for a page of campaigns costs two queries, and none when no campaign
+    needs them."""
+    from django.db.models import Prefetch, prefetch_related_objects
+
+    from approvals.models import ApprovalRequest, RequestStatus
+
+    rows = [c for c in campaigns if c.status in (S.PENDING_APPROVAL, S.REJECTED)]
+    if rows:
+        requests = ApprovalRequest.objects.filter(
+            status__in=(RequestStatus.PENDING, RequestStatus.REJECTED)
+        ).prefetch_related("approvers")
+        prefetch_related_objects(rows, Prefetch("approval_requests", queryset=requests))
+
+
+def campaigns_rules(campaigns: list[Campaign], user: Any) -> list[CampaignRules]:
+    """campaign_rules for many campaigns at one moment: the setting read once, the requests
+    prefetched."""
+    from approvals.models import ApprovalSettings
+
+    prefetch_requests(campaigns)
+    approval, now = ApprovalSettings.current(), timezone.now()
+    return [campaign_rules(c, user, now, approval=approval) for c in campaigns]
+
+
+def labels_reason(answer: CampaignRules) -> str | None:
+    """Why this user may not change the campaign's labels directly now, or None."""
+    if answer.sections[Section.LABELS]:
+        return answer.sections[Section.LABELS]
+    return APPROVAL_REQUIRED if answer.mode == Mode.REVISION else None
 
 
 def has_live_version(campaign: Campaign) -> bool:

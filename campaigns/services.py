@@ -243,11 +243,7 @@ def _edit(campaign: Campaign, *, actor: Any, data: dict[str, Any]) -> Campaign:
     if not changes:
         return campaign
     if answer.mode == policy.Mode.REVISION:
-        raise Refused(
-            "Campaign approval is on: send these changes for approval; the live campaign keeps "
-            "running as it is until they are approved.",
-            code="approval_required",
-        )
+        raise Refused(policy.APPROVAL_REQUIRED, code="approval_required")
     check_sections(changes, answer.sections)
     campaign = write_content(campaign, actor=actor, changes=changes)
     _after_direct_edit(campaign, actor)

@@ -36,8 +36,8 @@ from approvals import policy
 from approvals import services as approval_services
 from approvals.forms import RequestForm
 from audience import segment_services
-from campaigns import examples, rules, selectors, services
-from campaigns.choices import Action, CampaignType, Channel, Delivery, Section, Status
+from campaigns import examples, selectors, services
+from campaigns.choices import Action, CampaignType, Channel, Delivery, Status
 from campaigns.filters import (
     CHANNEL_GROUPS,
     DEFAULT_ORDERING,
@@ -158,21 +158,11 @@ ACTION_PERMS: dict[Action, Perm] = {
     Action.CLONE: Perm.CLONE,
     Action.ARCHIVE: Perm.ARCHIVE,
 }
-WORKFLOW_STATES = (Status.PENDING_APPROVAL, Status.REJECTED)
 
 
-def _verdict(user: Any, campaign: Campaign, action: Action) -> rules.Verdict:
-    """The state's verdict, then the role's: a page shows one reason per refused action.
-
-    Campaigns in the approval workflow answer to approvals.policy (a rejected campaign whose live
-    version runs cannot be archived, for one); the others' answers are the same from either."""
-    perm = ACTION_PERMS[action]
-    if not has_perm(user, perm):
-        return rules.Verdict(False, f"Your role does not allow you to {perm.value} campaigns.")
-    if campaign.status in WORKFLOW_STATES or campaign.live_status:
-        verdict = policy.campaign_rules(campaign, user).actions[action]
-        return rules.Verdict(verdict.allowed, verdict.reason)
-    return rules.action_verdict(campaign, action)
+def _verdict(user: Any, campaign: Campaign, action: Action) -> policy.Verdict:
+    """The rules' verdict on one action for this user now (the role's refusal first)."""
+    return policy.campaign_rules(campaign, user).actions[action]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -643,7 +633,8 @@ def campaign_bulk(request: HttpRequest) -> HttpResponse:
         campaigns = selectors.campaigns_by_ids(user=request.user, ids=ids)
         found = {c.pk for c in campaigns}
         missing = [pk for pk in ids if pk not in found]
-        rows = [(c, _verdict(request.user, c, Action(action))) for c in campaigns]
+        answers = policy.campaigns_rules(campaigns, request.user)
+        rows = [(c, a.actions[Action(action)]) for c, a in zip(campaigns, answers, strict=True)]
         refusals = _refusals(
             [(c.name, v.reason) for c, v in rows if not v.allowed]
             + [(f"#{pk}", NOT_FOUND_REASON) for pk in missing]
@@ -754,7 +745,8 @@ def campaign_bulk_labels(request: HttpRequest) -> HttpResponse:
     if not campaigns:
         messages.error(request, "None of the selected campaigns exist any more.")
         return _go(request, back)
-    rows = [(c, rules.editable_sections(c)[Section.LABELS]) for c in campaigns]
+    answers = policy.campaigns_rules(campaigns, request.user)
+    rows = [(c, policy.labels_reason(a)) for c, a in zip(campaigns, answers, strict=True)]
 
     errors: list[str] = []
     if "apply" in request.POST:

@@ -10,7 +10,7 @@ from functools import cache
 from typing import Any
 
 from django.db import transaction
-from django.db.models import Prefetch, QuerySet, prefetch_related_objects
+from django.db.models import QuerySet
 from django_filters.rest_framework import DjangoFilterBackend
 from django_filters.utils import translate_validation
 from drf_spectacular.utils import OpenApiExample, extend_schema, extend_schema_view
@@ -20,6 +20,7 @@ from rest_framework.parsers import JSONParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from approvals import policy
 from approvals import services as approval_services
 from approvals.api import revisions_page_context
 from approvals.models import ApprovalRequest, RequestStatus
@@ -47,7 +48,7 @@ from campaigns.api.serializers import (
     rules_for,
     rules_payload,
 )
-from campaigns.choices import CampaignType, Channel, Delivery, Status
+from campaigns.choices import CampaignType, Channel, Delivery
 from campaigns.models import Campaign, CampaignAudit
 from campaigns.validation import MESSAGE_SCHEMAS, WHEN_SCHEMAS, WHO_SCHEMA, what_schema
 from config.api_errors import ErrorSerializer
@@ -61,21 +62,6 @@ class AuditPagination(CursorPagination):
 
 class RevisionPagination(KeysetPagination):
     ordering = ("-requested_at", "-id")
-
-
-# The statuses whose rules read the campaign's approval request (the pending or rejected one).
-_WORKFLOW = (Status.PENDING_APPROVAL, Status.REJECTED)
-
-
-def prefetch_workflow_requests(campaigns: list[Campaign]) -> None:
-    """Give the rows in the approval workflow their pending and rejected requests (with chosen
-    approvers), so the rules of a page of rows cost two queries, and none when no row needs them."""
-    rows = [c for c in campaigns if c.status in _WORKFLOW]
-    if rows:
-        requests = ApprovalRequest.objects.filter(
-            status__in=(RequestStatus.PENDING, RequestStatus.REJECTED)
-        ).prefetch_related("approvers")
-        prefetch_related_objects(rows, Prefetch("approval_requests", queryset=requests))
 
 
 # The errors each kind of endpoint may answer with, for the schema.
@@ -152,7 +138,7 @@ class CampaignViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
     def paginate_queryset(self, queryset: QuerySet[Any]) -> list[Any] | None:
         page = super().paginate_queryset(queryset)
         if page is not None and self.action == "list":
-            prefetch_workflow_requests(page)
+            policy.prefetch_requests(page)
         return page
 
     def filter_queryset(self, queryset: QuerySet[Campaign]) -> QuerySet[Campaign]:
