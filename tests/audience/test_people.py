@@ -207,6 +207,51 @@ def test_a_profile_without_contact_details_is_reachable_nowhere(db):
     assert reach["sms"].detail == "No phone number."
 
 
+def test_the_profile_page_and_the_estimate_count_the_same_people_reachable(db):
+    """The rule is written twice, in Python for the page's reasons and in SQL for counting:
+    every combination of address, consent and unsubscription must agree."""
+    import itertools
+
+    from audience.segments import estimate
+
+    now = timezone.now()
+    combos = itertools.product(
+        ["", "a@example.com"], ["unknown", "opted_in", "opted_out"], [None, now]
+    )
+    for i, (address, consent, unsubscribed_at) in enumerate(combos):
+        profile = Profile.objects.create(
+            identity=f"u{i}",
+            email=address,
+            email_consent=consent,
+            email_unsubscribed_at=unsubscribed_at,
+            phone=address and "+12025550143",
+            sms_consent=consent,
+            sms_unsubscribed_at=unsubscribed_at,
+            whatsapp_consent=consent,
+            whatsapp_unsubscribed_at=unsubscribed_at,
+        )
+        for kind, push_consent, disabled_at in itertools.product(
+            ["push", "web_push"], ["opted_in", "opted_out"], [None, now]
+        ):
+            if (i + len(kind) + len(push_consent) + (disabled_at is None)) % 3:
+                Device.objects.create(
+                    profile=profile,
+                    kind=kind,
+                    token=f"{kind}-{i}-{push_consent}-{disabled_at is None}",
+                    push_consent=push_consent,
+                    disabled_at=disabled_at,
+                )
+
+    page = {}
+    for profile in Profile.objects.all():
+        for item in reachability(profile):
+            page[item.channel] = page.get(item.channel, 0) + item.reachable
+    everyone = {"type": "group", "match": "all", "conditions": []}
+
+    assert estimate(everyone)["reachable"] == page
+    assert 0 < page["email"] < Profile.objects.count()
+
+
 # ---------------------------------------------------------------------------------------------
 # The timeline
 # ---------------------------------------------------------------------------------------------
