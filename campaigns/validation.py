@@ -598,6 +598,8 @@ MESSAGE_SCHEMAS: dict[Channel, dict[str, Any]] = {
             "method": {"enum": ["POST", "PUT", "PATCH"]},
             "headers": _kv,
             "payload": {"type": "string", "maxLength": 100_000},
+            # 1: one request per recipient; more: one request carries up to this many recipients.
+            "batch_size": {"type": "integer", "minimum": 1, "maximum": 1000},
         },
     ),
     Channel.SMS: _message(

@@ -8,4 +8,5 @@ urlpatterns = [
     path("", include("audience.urls_ingest")),
     path("", include("audience.api_segments")),
     path("", include("audience.api_people")),
+    path("", include("channels.api_urls")),
 ]

@@ -142,6 +142,58 @@ DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="Herald <herald@local
 # Where people reach the dashboard: links in e-mails (approval requests, decisions) start with it.
 HERALD_BASE_URL = env.str("HERALD_BASE_URL", default="http://localhost:8000").rstrip("/")
 
+# Dispatch (docs/dispatch.md): each channel's provider from the environment. An Admin's row on
+# Settings › Channels (channels.ProviderConfig) takes precedence. "dry_run" does everything but the
+# network call; "" means not configured (messages fail with that reason).
+HERALD_PROVIDERS = {
+    # "django" sends through EMAIL_URL's backend; "anymail" through django-anymail's ESP backend
+    # named by HERALD_ANYMAIL_BACKEND (e.g. anymail.backends.mailgun.EmailBackend, with ANYMAIL).
+    "email": {
+        "provider": env.str("HERALD_EMAIL_PROVIDER", default="django"),
+        "options": {"backend": env.str("HERALD_ANYMAIL_BACKEND", default="")},
+        "secrets": {},
+    },
+    "sms": {
+        "provider": env.str("HERALD_SMS_PROVIDER", default=""),
+        "options": {
+            "base_url": env.str("TWILIO_BASE_URL", default="https://api.twilio.com"),
+            "account_sid": env.str("TWILIO_ACCOUNT_SID", default=""),
+            "from": env.str("TWILIO_FROM", default=""),
+            "gateway_url": env.str("SMS_GATEWAY_URL", default=""),
+        },
+        "secrets": {
+            "auth_token": env.str("TWILIO_AUTH_TOKEN", default=""),
+            "gateway_token": env.str("SMS_GATEWAY_TOKEN", default=""),
+        },
+    },
+    "push": {
+        "provider": env.str("HERALD_PUSH_PROVIDER", default=""),
+        "options": {
+            "base_url": env.str("FCM_BASE_URL", default="https://fcm.googleapis.com"),
+            "project_id": env.str("FCM_PROJECT_ID", default=""),
+        },
+        # The service account's JSON key (its token_uri says where OAuth tokens come from).
+        "secrets": {"service_account": env.str("FCM_SERVICE_ACCOUNT_JSON", default="")},
+    },
+    "webhook": {
+        "provider": env.str("HERALD_WEBHOOK_PROVIDER", default="http"),
+        "options": {
+            "timeout": env.float("HERALD_WEBHOOK_TIMEOUT", default=10.0),
+            "allow_private": env.bool("HERALD_WEBHOOK_ALLOW_PRIVATE", default=False),
+        },
+        # whsec_...: the Standard Webhooks signing secret receivers verify with.
+        "secrets": {"signing_secret": env.str("HERALD_WEBHOOK_SECRET", default="")},
+    },
+}
+# Channels sent with the dry-run adapter when no provider is configured (the demo sets it).
+HERALD_DRY_RUN_CHANNELS = env.list("HERALD_DRY_RUN_CHANNELS", default=[])
+# The beat's dispatch tick, in seconds; a batch's lease (renewed as it goes), in seconds.
+HERALD_DISPATCH_TICK = env.float("HERALD_DISPATCH_TICK", default=5.0)
+HERALD_DISPATCH_LEASE = env.int("HERALD_DISPATCH_LEASE", default=60)
+HERALD_DISPATCH_BATCH = env.int("HERALD_DISPATCH_BATCH", default=2000)
+# Signs tracking links (opens, clicks, unsubscribes); defaults to SECRET_KEY.
+HERALD_TRACKING_KEY = env.str("HERALD_TRACKING_KEY", default="")
+
 # --- Security: production values by default, relaxed only in development. ---
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 SECURE_SSL_REDIRECT = env.bool("DJANGO_SECURE_SSL_REDIRECT", default=not DEBUG)

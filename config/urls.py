@@ -12,7 +12,10 @@ urlpatterns = [
     path("settings/labels/", include("labels.urls")),
     path("settings/approvals/", include("approvals.settings_urls")),
     path("settings/api-keys/", include("audience.urls_keys")),
+    path("settings/channels/", include("channels.urls_settings")),
     path("approvals/", include("approvals.urls")),
+    # Tracking links in messages (opens, clicks, unsubscribes): signed, no login.
+    path("t/", include("channels.urls_tracking")),
     path("audience/", include("audience.urls")),
     path("api/v1/", include("config.api_urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
