@@ -442,7 +442,8 @@ def request_approve(
             action=Action.APPROVE,
             to=target,
             now=now,
-            next_run_at=first if target == Status.SCHEDULED else None,
+            next_run_at=first,
+            on_live=campaign_services._go_live,
         )
         _annotate_last_audit(campaign, _request_detail(request, comment=comment))
     else:

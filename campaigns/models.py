@@ -10,6 +10,17 @@ from accounts.roles import user_roles
 from campaigns.choices import Action, CampaignType, Channel, Delivery, Status
 
 
+# Action and Inaction campaigns whose live version listens to events (Running, or Scheduled until
+# its start): ingestion looks them up for every batch (channels.triggers), through the partial
+# index of the same condition.
+LISTENING_TO_EVENTS = Q(
+    delivery__in=[Delivery.ACTION, Delivery.INACTION], archived_at__isnull=True
+) & (
+    Q(status__in=[Status.RUNNING, Status.SCHEDULED])
+    | Q(live_status__in=[Status.RUNNING, Status.SCHEDULED])
+)
+
+
 def default_who() -> dict:
     return {"type": "group", "match": "all", "conditions": []}
 
@@ -66,6 +77,8 @@ class Campaign(models.Model):
     last_active_at = models.DateTimeField(db_index=False)
     # The next scheduled send ("the scheduled time" of the spec's tables); null when none is due.
     next_run_at = models.DateTimeField(null=True, blank=True)
+    # The schedule's end (when.end_at) while live: the dispatch tick completes the campaign then.
+    ends_at = models.DateTimeField(null=True, blank=True)
     last_run_at = models.DateTimeField(null=True, blank=True)
     runs_count = models.PositiveIntegerField(default=0)
     archived_at = models.DateTimeField(null=True, blank=True)
@@ -124,6 +137,16 @@ class Campaign(models.Model):
             # Name search (icontains is UPPER(name) LIKE '%...%'): trigrams make it an index scan.
             GinIndex(OpClass(Upper("name"), name="gin_trgm_ops"), name="campaign_name_trgm"),
             models.Index(fields=["created_by", "-last_active_at"], name="campaign_creator_recent"),
+            # The dispatch tick: live campaigns whose next send is due.
+            models.Index(
+                fields=["next_run_at"],
+                name="campaign_run_due",
+                condition=Q(next_run_at__isnull=False, archived_at__isnull=True),
+            ),
+            # Ingestion's trigger matching: a few rows, whatever the number of campaigns.
+            models.Index(
+                fields=["delivery"], name="campaign_listening", condition=LISTENING_TO_EVENTS
+            ),
             # The daily auto-archival sweep.
             models.Index(
                 fields=["last_active_at"],

@@ -16,7 +16,7 @@ from django.utils import timezone
 
 from accounts.roles import Perm, has_perm
 from approvals import policy
-from campaigns import rules
+from campaigns import rules, schedule
 from campaigns.choices import Action, CampaignType, Delivery, Section, Status
 from campaigns.models import Campaign, CampaignAudit, default_who
 from campaigns.validation import first_run_at, validate_campaign, who_label_ids
@@ -383,6 +383,8 @@ def write_content(
             setattr(campaign, key, change["new"])
     if first is not None and "next_run_at" not in fields:
         campaign.next_run_at = first
+    if "when" in changes:
+        campaign.ends_at = schedule.ends_at(campaign.delivery, campaign.when)
     before = campaign.status
     if to_status is not None:
         campaign.status = to_status
@@ -441,7 +443,8 @@ def campaign_publish(
         action=Action.PUBLISH,
         to=target,
         now=now,
-        next_run_at=first if target == Status.SCHEDULED else None,
+        next_run_at=first,
+        on_live=_go_live,
     )
 
 
@@ -452,10 +455,25 @@ def campaign_content(campaign: Campaign) -> dict[str, Any]:
 
 def publish_plan(campaign: Campaign, now: dt.datetime) -> tuple[dt.datetime | None, Status]:
     """Check that the campaign can go live now (its times lie ahead) and say where it lands:
-    its first send, and Scheduled or Running."""
+    its `next_run_at` (campaigns.schedule.first_send: the first send, None for triggered
+    campaigns already started) and Scheduled or Running."""
     validate_campaign(**campaign_content(campaign), for_publish=True, now=now)
     first = first_run_at(campaign.delivery, campaign.when, now)
-    return first, rules.publish_target(Delivery(campaign.delivery), first, now)
+    target = rules.publish_target(Delivery(campaign.delivery), first, now)
+    following = schedule.first_send(campaign.delivery, campaign.when, now)
+    if target == Status.RUNNING and Delivery(campaign.delivery) in schedule.TRIGGERED_DELIVERIES:
+        following = None
+    return following, target
+
+
+def _go_live(campaign: Campaign, now: dt.datetime) -> None:
+    """What a campaign that just went live asks of dispatch: a send due now is started at once
+    (rather than at the next tick)."""
+    campaign.ends_at = schedule.ends_at(campaign.delivery, campaign.when)
+    if campaign.next_run_at is not None and campaign.next_run_at <= now:
+        from channels.tasks import tick_soon
+
+        transaction.on_commit(tick_soon)
 
 
 def _move(
@@ -465,11 +483,46 @@ def _move(
     campaign.status = to
     campaign.last_active_at = now
     campaign.updated_by = actor if getattr(actor, "pk", None) else campaign.updated_by
+    on_live = fields.pop("on_live", None)
     for key, value in fields.items():
         setattr(campaign, key, value)
+    if on_live is not None:
+        on_live(campaign, now)
     campaign.save()
     _audit(campaign, actor=actor, action=action, from_status=before, to_status=to)
     return campaign
+
+
+def scheduler_move(
+    campaign: Campaign, *, action: Action, to: Status, now: dt.datetime, **fields: Any
+) -> Campaign:
+    """The dispatch scheduler's moves (a run starts or finishes, a schedule ends), on a campaign
+    the caller has locked. They move the live version: the status, or `live_status` while
+    changes await approval (or were rejected). A live version that completes while its changes
+    wait closes the request: nothing will run them."""
+    if campaign.live_status:
+        before = Status(campaign.live_status)
+        if to not in rules.transition_target(action, before):
+            raise InvalidTransition(f"{action} cannot move a {before} live version to {to}.")
+        if to == Status.COMPLETED:
+            from approvals.services import request_close
+
+            pending = policy.pending_request(campaign)
+            if pending is not None:
+                request_close(pending, actor=None, why="The campaign completed.")
+            return _move(
+                campaign, actor=None, action=action, to=to, now=now, live_status="", **fields
+            )
+        campaign.live_status = to
+        for key, value in fields.items():
+            setattr(campaign, key, value)
+        campaign.last_active_at = now
+        campaign.save()
+        _audit(campaign, actor=None, action=action, from_status=before, to_status=to)
+        return campaign
+    if to not in rules.transition_target(action, Status(campaign.status)):
+        raise InvalidTransition(f"{action} cannot move a {campaign.status} campaign to {to}.")
+    return _move(campaign, actor=None, action=action, to=to, now=now, **fields)
 
 
 @transaction.atomic
@@ -484,6 +537,9 @@ def campaign_stop(*, actor: Any, campaign_id: int) -> Campaign:
         from approvals.services import request_close
 
         request_close(pending, actor=actor, why="The campaign was stopped.")
+    from channels.scheduler import stop_runs
+
+    stop_runs(campaign, actor)
     return _move(
         campaign,
         actor=actor,

@@ -807,11 +807,20 @@ _bounds = {"start_at": _datetime, "end_at": _datetime, "timezone": _tz}
 WEEKDAYS = ["mo", "tu", "we", "th", "fr", "sa", "su"]
 
 
+# Delivery preferences every schedule may carry: what happens to a recipient in quiet hours
+# (Settings › Delivery; "delay" to their end, the default, or "drop"), and opting out of the
+# channel's frequency cap.
+_PREFERENCES = {
+    "dnd": {"enum": ["delay", "drop"]},
+    "ignore_frequency_caps": {"type": "boolean"},
+}
+
+
 def _when(required: list[str], properties: dict[str, Any]) -> dict[str, Any]:
     return {
         "type": "object",
         "required": required,
-        "properties": properties,
+        "properties": {**properties, **_PREFERENCES},
         "additionalProperties": False,
         "$defs": {"property": WHO_SCHEMA["$defs"]["property"]},
     }
@@ -853,6 +862,17 @@ WHEN_SCHEMAS: dict[Delivery, dict[str, Any]] = {
             "month_days": {
                 "type": "array",
                 "items": {"type": "integer", "minimum": 1, "maximum": 31},
+                "minItems": 1,
+                "uniqueItems": True,
+            },
+            # Weekdays of the month: "1mo" the first Monday, "-1fr" the last Friday.
+            "month_weekdays": {
+                "type": "array",
+                "items": {
+                    "type": "string",
+                    "pattern": r"^(-1|[1-4])(mo|tu|we|th|fr|sa|su)$",
+                    "x-message": "Use 1mo..4mo for the first to fourth Monday, -1mo for the last.",
+                },
                 "minItems": 1,
                 "uniqueItems": True,
             },
@@ -952,12 +972,23 @@ def validate_when(
             errors.setdefault("when.month_days", []).append(
                 "Only monthly campaigns take days of the month."
             )
+        if when["frequency"] != "monthly" and "month_weekdays" in when:
+            errors.setdefault("when.month_weekdays", []).append(
+                "Only monthly campaigns take weekdays of the month."
+            )
+        if "month_days" in when and "month_weekdays" in when:
+            errors.setdefault("when.month_weekdays", []).append(
+                "Give days of the month or weekdays of the month, not both."
+            )
         if "end_at" not in when and "end_after_runs" not in when:
             errors.setdefault("when.end_at", []).append("Give an end date or a number of runs.")
     if kind == Delivery.INACTION and when["trigger"]["event"] == when["absent_event"]["event"]:
         errors.setdefault("when.absent_event.event", []).append(
             "Must differ from the trigger event."
         )
+    for key in ("trigger", "absent_event"):
+        for i, item in enumerate(when.get(key, {}).get("filters", [])):
+            _check_property_value(item, f"when.{key}.filters[{i}]", errors)
     if (
         "start_at" in when
         and "end_at" in when
@@ -1001,12 +1032,14 @@ def first_run_at(delivery: str, when: dict[str, Any], now: dt.datetime) -> dt.da
         hour, minute = (int(x) for x in when["send_time"].split(":"))
         anchor = start.replace(hour=hour, minute=minute, second=0, microsecond=0)
         freq = {"daily": DAILY, "weekly": WEEKLY, "monthly": MONTHLY}[when["frequency"]]
-        byweekday = [weekdays[WEEKDAYS.index(d)] for d in when.get("weekdays", [])] or None
+        byweekday = [weekdays[WEEKDAYS.index(d)] for d in when.get("weekdays", [])] or [
+            weekdays[WEEKDAYS.index(c[-2:])](int(c[:-2])) for c in when.get("month_weekdays", [])
+        ]
         rule = rrule(
             freq,
             dtstart=anchor,
             interval=when.get("interval", 1),
-            byweekday=byweekday,
+            byweekday=byweekday or None,
             bymonthday=when.get("month_days"),
         )
         return rule.after(start, inc=True)

@@ -11,7 +11,17 @@ app = Celery("herald")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
 
+# As config/settings.py reads it (read here too: settings are not loaded when this module is).
+DISPATCH_TICK = float(os.environ.get("HERALD_DISPATCH_TICK", "5"))
+
 app.conf.beat_schedule = {
+    # Dispatch: every due send, batch and trigger is a row the tick claims (no long ETAs); a tick
+    # nobody picked up within two periods is dropped rather than run late (the next one does it).
+    "channels-dispatch-tick": {
+        "task": "channels.tasks.tick",
+        "schedule": DISPATCH_TICK,
+        "options": {"expires": DISPATCH_TICK * 2},
+    },
     # The spec's auto-archival cannot be disabled; once a day is enough because its unit is a date.
     "campaigns-auto-archive": {
         "task": "campaigns.tasks.auto_archive_campaigns",

@@ -7,9 +7,11 @@ wrote nothing at all (campaigns, audit rows and label links are counted before a
 from __future__ import annotations
 
 import datetime as dt
+import zoneinfo
 from typing import Any
 
 import pytest
+from django.conf import settings
 from django.contrib.auth.models import AnonymousUser
 from django.utils import timezone
 
@@ -171,11 +173,16 @@ def test_create_accepts_a_past_start_time_in_a_draft(marketer) -> None:
 # ------------------------------------------------------------------------------------------------
 # Publish
 # ------------------------------------------------------------------------------------------------
+# Expected next_run_at worked out when the test runs: the publish time, the next 10:00.
+NOW, NEXT_TEN = "now", "next 10:00"
+
+
 def publish_cases() -> list[tuple[str, str, dict[str, Any], Status, dt.datetime | None]]:
     soon, later = ahead(days=2), ahead(days=9)
     day = (timezone.now() + dt.timedelta(days=3)).date()
     return [
-        ("one time, now", "one_time", {"send": "now"}, S.RUNNING, None),
+        # Its send is due at once: the dispatch tick starts it (next_run_at: the publish time).
+        ("one time, now", "one_time", {"send": "now"}, S.RUNNING, NOW),
         (
             "one time, later",
             "one_time",
@@ -234,7 +241,7 @@ def publish_cases() -> list[tuple[str, str, dict[str, Any], Status, dt.datetime 
             "date_time",
             {"date_property": "birthday", "send_time": "10:00"},
             S.RUNNING,
-            None,
+            NEXT_TEN,
         ),
     ]
 
@@ -252,7 +259,14 @@ def test_publish_lands_per_delivery(marketer, case, delivery, when, status, next
 
     published.refresh_from_db()
     assert published.status == status
-    assert published.next_run_at == next_run_at
+    if next_run_at == NOW:
+        assert before <= published.next_run_at <= timezone.now()
+    elif next_run_at == NEXT_TEN:
+        local = published.next_run_at.astimezone(zoneinfo.ZoneInfo(settings.TIME_ZONE))
+        assert (local.hour, local.minute) == (10, 0)
+        assert before < published.next_run_at <= before + dt.timedelta(days=1)
+    else:
+        assert published.next_run_at == next_run_at
     assert published.last_active_at >= before
     publish_rows = [r for r in audit_rows(published) if r.action == Action.PUBLISH]
     assert [(r.actor, r.from_status, r.to_status) for r in publish_rows] == [

@@ -1,0 +1,550 @@
+"""One batch of a run: decide, render, send, record, exactly once.
+
+A batch task (channels.tasks.send_batch) holds the batch under a lease with a token; every write it
+makes first checks the token (the fence), so a worker that lost its lease (it was too slow, or a
+sweeper gave the batch to another worker) writes nothing. Within the batch:
+
+1. Recipients that already have a ledger row (an earlier attempt) are skipped.
+2. The recipients of a provider call that an earlier holder was making when it died
+   (`inflight_ids`) have an unknown outcome: an idempotent adapter (the provider deduplicates by
+   the delivery's key) sends them again; any other records them as failed "outcome_unknown"
+   rather than risk a second message.
+3. The rest are decided: dropped (no address, no consent, frequency cap, quiet hours, control
+   group), delayed (quiet hours, to a new batch at their end), failed (a template that fails for
+   their data), or to send. Final rows for the first kinds are written at once with COPY.
+4. To-send recipients go to the adapter chunk by chunk: before a call the chunk's ids are stored
+   in `inflight_ids` (committed); after it, one transaction COPYs their ledger rows and their
+   Notification Sent events and clears `inflight_ids`. Between chunks the run's status is read,
+   so a stop halts the batch within one chunk.
+5. The batch is marked done and the run's done-count bumped; the last batch finishes the run.
+
+The ledger's primary key (run, profile) makes a second row impossible; the fence and the in-flight
+list make a second provider call for the same recipient impossible except for idempotent adapters.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+import json
+import logging
+import uuid
+import zoneinfo
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.conf import settings
+from django.db import connection, transaction
+from django.utils import timezone
+
+from audience import partitions
+from audience.models import NOTIFICATION_SENT
+from audience.segments import DEVICE_REACHABLE_SQL, REACHABLE_SQL
+from channels.adapters.base import Adapter, Message, ProviderNotConfigured, Result, deliver
+from channels.models import Batch, DeliveryStatus, FrequencyCap, QuietHours, RunStatus
+from channels.providers import adapter_for
+from channels.render import CONTROL, Plan, RenderError, render_message
+
+log = logging.getLogger(__name__)
+
+# Drop and failure reasons, as the ledger and the run's figures name them.
+NO_ADDRESS = "no_address"
+CONSENT = "consent"
+FREQUENCY_CAP = "frequency_cap"
+DND = "dnd"
+CONTROL_GROUP = "control_group"
+NO_PROFILE = "no_profile"
+OUTCOME_UNKNOWN = "outcome_unknown"
+NOT_CONFIGURED = "not_configured"
+
+ADDRESS_COLUMN = {"email": "email", "sms": "phone", "whatsapp": "phone"}
+DEVICE_KINDS = {"push": "push", "web_push": "web_push"}
+
+
+class LeaseLost(Exception):
+    """Another worker holds the batch now: this one stops without writing."""
+
+
+@dataclass
+class Recipient:
+    profile_id: int
+    identity: str
+    address: str
+    tz: str
+    properties: dict[str, Any]
+    problem: str  # "" when reachable, else NO_ADDRESS or CONSENT
+    devices: list[tuple[int, str]] = field(default_factory=list)
+
+
+@dataclass
+class Row:
+    """One ledger row: (profile, status, reason, variant, provider id, attempts)."""
+
+    profile_id: int
+    status: str
+    reason: str = ""
+    variant: str = ""
+    provider_id: str = ""
+    attempts: int = 0
+
+
+# ----------------------------------------------------------------------------------------------
+# Bulk writes
+# ----------------------------------------------------------------------------------------------
+_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
+
+
+def _copy_text(value: Any) -> str:
+    if value is None:
+        return "\\N"
+    return str(value).translate(_ESCAPES)
+
+
+def copy_rows(table: str, columns: Sequence[str], lines: Iterable[str]) -> None:
+    """COPY pre-formatted text lines (tab-separated, escaped with _copy_text) into `table`."""
+    buffer = io.StringIO()
+    buffer.writelines(lines)
+    buffer.seek(0)
+    with connection.cursor() as cursor:
+        cursor.cursor.copy_expert(f"COPY {table} ({', '.join(columns)}) FROM STDIN", buffer)
+
+
+def write_ledger(run_id: int, rows: Sequence[Row], now: dt.datetime) -> None:
+    if not rows:
+        return
+    stamp = now.isoformat()
+    copy_rows(
+        "channels_delivery",
+        [
+            "run_id",
+            "profile_id",
+            "status",
+            "reason",
+            "variant",
+            "provider_id",
+            "attempts",
+            "created_at",
+        ],
+        (
+            f"{run_id}\t{r.profile_id}\t{r.status}\t{_copy_text(r.reason[:300])}\t"
+            f"{_copy_text(r.variant[:40])}\t{_copy_text(r.provider_id[:200])}\t{r.attempts}\t{stamp}\n"
+            for r in rows
+        ),
+    )
+
+
+def write_sent_events(
+    snapshot: dict[str, Any], run_id: int, sent: Sequence[Row], now: dt.datetime
+) -> None:
+    """One Notification Sent per sent row, with the labels as the run recorded them."""
+    if not sent:
+        return
+    labels = snapshot["labels"]
+    label_ids = "{" + ",".join(str(label["id"]) for label in labels) + "}" if labels else "\\N"
+    by_variant: dict[str, str] = {}
+    stamp = now.isoformat()
+    lines = []
+    for row in sent:
+        props = by_variant.get(row.variant)
+        if props is None:
+            props = _copy_text(
+                json.dumps(
+                    {
+                        "campaign_id": snapshot["campaign_id"],
+                        "campaign_name": snapshot["name"],
+                        "channel": snapshot["channel"],
+                        "variant": row.variant or None,
+                        "labels": labels,
+                        "run_id": run_id,
+                    },
+                    ensure_ascii=False,
+                )
+            )
+            by_variant[row.variant] = props
+        lines.append(
+            f"{row.profile_id}\t{NOTIFICATION_SENT}\t{stamp}\t{props}\t"
+            f"{snapshot['campaign_id']}\t{label_ids}\n"
+        )
+    partitions.ensure_for([now])
+    copy_rows(
+        "audience_event",
+        ["profile_id", "name", "ts", "properties", "campaign_id", "label_ids"],
+        lines,
+    )
+
+
+# ----------------------------------------------------------------------------------------------
+# The batch
+# ----------------------------------------------------------------------------------------------
+@dataclass
+class Claim:
+    batch_id: int
+    run_id: int
+    token: str
+    profile_ids: list[int]
+    inflight: list[int]
+
+
+def claim(batch_id: int, now: dt.datetime) -> Claim | None:
+    """Take the batch if it is due and free (queued, or its holder's lease expired)."""
+    token = uuid.uuid4().hex
+    lease = now + dt.timedelta(seconds=settings.HERALD_DISPATCH_LEASE)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "UPDATE channels_batch SET status = 'claimed', token = %s, lease_until = %s, "
+            "attempts = attempts + 1 WHERE id = %s AND not_before <= %s AND "
+            "(status = 'queued' OR (status = 'claimed' AND lease_until < %s)) "
+            "RETURNING run_id, profile_ids, inflight_ids",
+            [token, lease, batch_id, now, now],
+        )
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    return Claim(batch_id, row[0], token, list(row[1]), list(row[2] or []))
+
+
+def fence(held: Claim, *, inflight: Sequence[int] | None = None, clear: bool = False) -> str:
+    """Renew the lease if still held (else LeaseLost); optionally set or clear inflight_ids.
+    Returns the run's status, so every fence is also the stop check."""
+    lease = timezone.now() + dt.timedelta(seconds=settings.HERALD_DISPATCH_LEASE)
+    sets, params = ["lease_until = %s"], [lease]
+    if inflight is not None:
+        sets.append("inflight_ids = %s")
+        params.append(list(inflight))
+    elif clear:
+        sets.append("inflight_ids = NULL")
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE channels_batch b SET {', '.join(sets)} FROM channels_run r "  # noqa: S608 - this module's own SQL; values are parameters
+            "WHERE b.id = %s AND b.token = %s AND b.status = 'claimed' AND r.id = b.run_id "
+            "RETURNING r.status",
+            [*params, held.batch_id, held.token],
+        )
+        row = cursor.fetchone()
+    if row is None:
+        raise LeaseLost(f"batch {held.batch_id}")
+    return row[0]
+
+
+def _load_recipients(channel: str, ids: Sequence[int]) -> dict[int, Recipient]:
+    column = ADDRESS_COLUMN.get(channel)
+    if column is not None:
+        rule = REACHABLE_SQL[channel]
+        address = f"p.{column}"
+        problem = f"CASE WHEN p.{column} = '' THEN '{NO_ADDRESS}' WHEN NOT ({rule}) THEN '{CONSENT}' ELSE '' END"
+    else:
+        address, problem = "''", "''"
+    # The interpolated parts are constants of this module and audience's.
+    sql = (
+        f"SELECT p.id, p.identity, {address}, p.timezone, p.properties, {problem} "  # noqa: S608
+        "FROM audience_profile p WHERE p.id = ANY(%s)"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [list(ids)])
+        found = {
+            # Django reads jsonb as text (its JSONField decodes); decoded here once per profile.
+            row[0]: Recipient(row[0], row[1], row[2], row[3], json.loads(row[4] or "{}"), row[5])
+            for row in cursor.fetchall()
+        }
+        kind = DEVICE_KINDS.get(channel)
+        if kind is not None:
+            cursor.execute(
+                "SELECT d.profile_id, d.id, d.token FROM audience_device d "  # noqa: S608
+                f"WHERE d.profile_id = ANY(%s) AND d.kind = %s AND {DEVICE_REACHABLE_SQL} "
+                "ORDER BY d.id",
+                [list(ids), kind],
+            )
+            for profile_id, device_id, token in cursor.fetchall():
+                found[profile_id].devices.append((device_id, token))
+            for recipient in found.values():
+                if not recipient.devices and not recipient.problem:
+                    recipient.problem = NO_ADDRESS
+    return found
+
+
+def _over_cap(channel: str, ids: Sequence[int], now: dt.datetime) -> set[int]:
+    cap = FrequencyCap.objects.filter(channel=channel).first()
+    if cap is None or not ids:
+        return set()
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT profile_id FROM audience_event WHERE name = %s AND profile_id = ANY(%s) "
+            "AND ts > %s AND properties->>'channel' = %s "
+            "GROUP BY profile_id HAVING count(*) >= %s",
+            [
+                NOTIFICATION_SENT,
+                list(ids),
+                now - dt.timedelta(days=cap.days),
+                channel,
+                cap.max_messages,
+            ],
+        )
+        return {row[0] for row in cursor.fetchall()}
+
+
+def _zone(name: str, fallback: zoneinfo.ZoneInfo) -> zoneinfo.ZoneInfo:
+    if not name:
+        return fallback
+    try:
+        return zoneinfo.ZoneInfo(name)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        return fallback
+
+
+def quiet_until(quiet: QuietHours, tz: zoneinfo.ZoneInfo, now: dt.datetime) -> dt.datetime | None:
+    """The end of the recipient's quiet hours if `now` falls in them (their own time zone)."""
+    local = now.astimezone(tz)
+    start, end, at = quiet.start, quiet.end, local.time()
+    inside = (start <= at < end) if start < end else (at >= start or at < end)
+    if not inside:
+        return None
+    day = local.date() if at < end else local.date() + dt.timedelta(days=1)
+    return dt.datetime.combine(day, end, tzinfo=tz)
+
+
+def _context(
+    recipient: Recipient, snapshot: dict[str, Any], data: dict[str, Any]
+) -> dict[str, Any]:
+    profile = {
+        **recipient.properties,
+        "id": recipient.profile_id,
+        "identity": recipient.identity,
+    }
+    if recipient.address:
+        profile["email" if "@" in recipient.address else "phone"] = recipient.address
+    return {
+        "profile": profile,
+        "campaign": {"id": snapshot["campaign_id"], "name": snapshot["name"]},
+        "data": data,
+        "event": data.get("event", {}) if isinstance(data, dict) else {},
+    }
+
+
+@dataclass
+class Decided:
+    final: list[Row] = field(default_factory=list)
+    to_send: list[Message] = field(default_factory=list)
+    delayed: dict[dt.datetime, list[int]] = field(default_factory=dict)
+
+
+def decide(
+    run_id: int,
+    snapshot: dict[str, Any],
+    recipients_data: dict[str, Any] | None,
+    ids: Sequence[int],
+    now: dt.datetime,
+) -> Decided:
+    channel = snapshot["channel"]
+    when = snapshot["when"]
+    plan = Plan(snapshot["campaign_id"], snapshot["type"], snapshot["what"])
+    found = _load_recipients(channel, ids)
+    out = Decided()
+    reachable = [pid for pid in ids if pid in found and not found[pid].problem]
+    capped = set() if when.get("ignore_frequency_caps") else _over_cap(channel, reachable, now)
+    quiet = QuietHours.current()
+    quiet_here = quiet.enabled and channel in quiet.channels
+    home = zoneinfo.ZoneInfo(when.get("timezone") or settings.TIME_ZONE)
+    for pid in ids:
+        recipient = found.get(pid)
+        if recipient is None:
+            out.final.append(Row(pid, DeliveryStatus.DROPPED, NO_PROFILE))
+            continue
+        if recipient.problem:
+            out.final.append(Row(pid, DeliveryStatus.DROPPED, recipient.problem))
+            continue
+        variant, message = plan.choose(pid, recipient.properties)
+        if message is None:
+            out.final.append(Row(pid, DeliveryStatus.DROPPED, CONTROL_GROUP, CONTROL))
+            continue
+        if pid in capped:
+            out.final.append(Row(pid, DeliveryStatus.DROPPED, FREQUENCY_CAP, variant))
+            continue
+        if quiet_here:
+            until = quiet_until(quiet, _zone(recipient.tz, home), now)
+            if until is not None:
+                if when.get("dnd", "delay") == "drop":
+                    out.final.append(Row(pid, DeliveryStatus.DROPPED, DND, variant))
+                else:
+                    out.delayed.setdefault(until, []).append(pid)
+                continue
+        data = (recipients_data or {}).get(str(pid), {})
+        context = _context(recipient, snapshot, data)
+        try:
+            content = render_message(message, context)
+        except RenderError as exc:
+            out.final.append(Row(pid, DeliveryStatus.FAILED, str(exc), variant))
+            continue
+        out.to_send.append(
+            Message(
+                key=f"{run_id}-{pid}",
+                run_id=run_id,
+                campaign_id=snapshot["campaign_id"],
+                profile_id=pid,
+                to=recipient.address,
+                content=content,
+                devices=recipient.devices,
+                context=context,
+                variant=variant,
+            )
+        )
+    return out
+
+
+def _count(rows: Iterable[Row]) -> Counter[str]:
+    counts: Counter[str] = Counter()
+    for row in rows:
+        counts[
+            row.status
+            if row.status == DeliveryStatus.SENT
+            else f"{row.status}:{row.reason.split(':')[0]}"
+        ] += 1
+    return counts
+
+
+def _add_counts(held: Claim, counts: Counter[str]) -> None:
+    if not counts:
+        return
+    batch = Batch.objects.select_for_update().only("counts").get(pk=held.batch_id)
+    merged = Counter(batch.counts)
+    merged.update(counts)
+    Batch.objects.filter(pk=held.batch_id).update(counts=dict(merged))
+
+
+def _disable_devices(results: Sequence[Result], now: dt.datetime) -> None:
+    gone = [device for result in results for device in result.disabled_devices]
+    if gone:
+        from audience.models import Device
+
+        Device.objects.filter(pk__in=gone, disabled_at__isnull=True).update(
+            disabled_at=now, disabled_reason="The provider said the token is no longer valid."
+        )
+
+
+def send_batch(batch_id: int) -> str:
+    """Work on one batch until it is done (or stopped, or another worker holds it)."""
+    from channels import scheduler
+
+    now = timezone.now()
+    with transaction.atomic():
+        held = claim(batch_id, now)
+    if held is None:
+        return "not claimed"
+    try:
+        return _work(held, scheduler)
+    except LeaseLost:
+        log.warning("batch %s: lease lost, another worker has it", batch_id)
+        return "lease lost"
+
+
+def _work(held: Claim, scheduler: Any) -> str:
+    from channels.models import Run
+
+    run = Run.objects.only("id", "status", "snapshot", "recipients").get(pk=held.run_id)
+    snapshot = run.snapshot
+    if run.status == RunStatus.STOPPED:
+        return _done(held, scheduler, stopped=True)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT profile_id FROM channels_delivery WHERE run_id = %s AND profile_id = ANY(%s)",
+            [held.run_id, held.profile_ids],
+        )
+        recorded = {row[0] for row in cursor.fetchall()}
+    try:
+        adapter: Adapter | None = adapter_for(snapshot["channel"])
+    except ProviderNotConfigured as exc:
+        adapter, not_configured = None, str(exc)
+    unknown = [pid for pid in held.inflight if pid not in recorded]
+    now = timezone.now()
+    todo = [pid for pid in held.profile_ids if pid not in recorded]
+    with transaction.atomic():
+        fence(held, clear=True)
+        if unknown and (adapter is None or not adapter.idempotent):
+            write_ledger(
+                held.run_id,
+                [Row(pid, DeliveryStatus.FAILED, OUTCOME_UNKNOWN) for pid in unknown],
+                now,
+            )
+            _add_counts(held, Counter({f"failed:{OUTCOME_UNKNOWN}": len(unknown)}))
+            skip = set(unknown)
+            todo = [pid for pid in todo if pid not in skip]
+    decided = decide(held.run_id, snapshot, run.recipients, todo, now)
+    if adapter is None:
+        decided.final.extend(
+            Row(
+                m.profile_id,
+                DeliveryStatus.FAILED,
+                f"{NOT_CONFIGURED}: {not_configured}",
+                m.variant,
+            )
+            for m in decided.to_send
+        )
+        decided.to_send = []
+    with transaction.atomic():
+        fence(held)
+        write_ledger(held.run_id, decided.final, now)
+        _add_counts(held, _count(decided.final))
+        for until, ids in sorted(decided.delayed.items()):
+            scheduler.add_batch(held.run_id, ids, not_before=until)
+    if adapter is not None:
+        with adapter:
+            stopped = _send_chunks(held, adapter, snapshot, decided.to_send)
+        if stopped:
+            return _done(held, scheduler, stopped=True)
+    return _done(held, scheduler)
+
+
+def _send_chunks(
+    held: Claim, adapter: Adapter, snapshot: dict[str, Any], messages: list[Message]
+) -> bool:
+    """Send chunk by chunk; True when the run was stopped before the last chunk."""
+    size = max(1, adapter.chunk_size)
+    for start in range(0, len(messages), size):
+        chunk = messages[start : start + size]
+        with transaction.atomic():
+            status = fence(held, inflight=[m.profile_id for m in chunk])
+        if status == RunStatus.STOPPED:
+            with transaction.atomic():
+                fence(held, clear=True)
+            return True
+        results = deliver(adapter, chunk, should_stop=lambda: _run_stopped(held.run_id))
+        now = timezone.now()
+        rows = [
+            Row(
+                m.profile_id,
+                DeliveryStatus.SENT if r.ok else DeliveryStatus.FAILED,
+                "" if r.ok else f"provider: {r.error}",
+                m.variant,
+                r.provider_id,
+                r.attempts,
+            )
+            for m, r in zip(chunk, results, strict=True)
+        ]
+        with transaction.atomic():
+            fence(held, clear=True)
+            write_ledger(held.run_id, rows, now)
+            write_sent_events(
+                snapshot, held.run_id, [r for r in rows if r.status == DeliveryStatus.SENT], now
+            )
+            _add_counts(held, _count(rows))
+            _disable_devices(results, now)
+    return False
+
+
+def _run_stopped(run_id: int) -> bool:
+    from channels.models import Run
+
+    return Run.objects.filter(pk=run_id, status=RunStatus.STOPPED).exists()
+
+
+def _done(held: Claim, scheduler: Any, *, stopped: bool = False) -> str:
+    with transaction.atomic():
+        fence(held)
+        Batch.objects.filter(pk=held.batch_id).update(
+            status="done", finished_at=timezone.now(), lease_until=None, inflight_ids=None
+        )
+        finished = scheduler.batch_done(held.run_id)
+    if finished:
+        scheduler.finish_run(held.run_id)
+    return "stopped" if stopped else "done"

@@ -1,0 +1,110 @@
+"""Each recipient's message: which variant or property message they get, and its templates rendered.
+
+A run's snapshot (what, type, channel) becomes a Plan once per batch: templates compiled once, A/B
+splits as cumulative buckets. `Plan.message_for(profile)` then costs a hash and the renders; text
+without template syntax is used as it is, without Jinja.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any
+
+from jinja2 import Template, TemplateError, Undefined
+from jinja2.sandbox import SandboxedEnvironment
+
+from campaigns.choices import CampaignType
+
+_text_env = SandboxedEnvironment(autoescape=False, undefined=Undefined)
+# E-mail HTML: values from profiles are escaped, so a property cannot inject markup.
+_html_env = SandboxedEnvironment(autoescape=True, undefined=Undefined)
+HTML_FIELDS = frozenset({"html"})
+# Fields that are identifiers or choices, never templates (campaigns.validation._NOT_TEMPLATES).
+NOT_TEMPLATES = frozenset(
+    {"layout", "method", "language", "template_name", "audience_name", "ad_account_id", "partner"}
+)
+CONTROL = "control"
+
+
+class RenderError(Exception):
+    """A template that fails for one recipient's data: that recipient fails with the reason."""
+
+
+@lru_cache(maxsize=512)
+def _compile(source: str, html: bool) -> Template | None:
+    if "{" not in source:
+        return None
+    return (_html_env if html else _text_env).from_string(source)
+
+
+def _render_value(field: str, value: Any, context: dict[str, Any]) -> Any:
+    if isinstance(value, str):
+        template = _compile(value, field in HTML_FIELDS)
+        return value if template is None else template.render(context)
+    if isinstance(value, list):
+        return [_render_value(field, item, context) for item in value]
+    if isinstance(value, dict):
+        return {k: _render_value(field, v, context) for k, v in value.items()}
+    return value
+
+
+def render_message(message: dict[str, Any], context: dict[str, Any]) -> dict[str, Any]:
+    try:
+        return {
+            field: value if field in NOT_TEMPLATES else _render_value(field, value, context)
+            for field, value in message.items()
+        }
+    except TemplateError as exc:
+        raise RenderError(f"template_error: {exc}") from exc
+    except (TypeError, ValueError, ArithmeticError, AttributeError, KeyError) as exc:
+        raise RenderError(f"template_error: {type(exc).__name__}: {exc}") from exc
+
+
+def bucket(campaign_id: int, profile_id: int, salt: str) -> int:
+    """0..9999, the same for a campaign and a profile on every run, machine and process."""
+    digest = hashlib.blake2b(f"{campaign_id}:{profile_id}:{salt}".encode(), digest_size=4).digest()
+    return int.from_bytes(digest, "big") % 10_000
+
+
+@dataclass
+class Plan:
+    campaign_id: int
+    campaign_type: str
+    what: dict[str, Any]
+
+    def __post_init__(self) -> None:
+        self.control = int(self.what.get("control_group", 0)) * 100
+        self.cumulative: list[tuple[int, str, dict[str, Any]]] = []
+        if self.campaign_type == CampaignType.AB_TEST:
+            total = 0
+            for variant in self.what["variants"]:
+                total += variant["split"] * 100
+                self.cumulative.append((total, variant["name"], variant["message"]))
+        elif self.campaign_type == CampaignType.MESSAGE_ON_USER_PROPERTY:
+            self.by_value = {str(m["value"]).lower(): m["message"] for m in self.what["messages"]}
+
+    def choose(
+        self, profile_id: int, properties: dict[str, Any]
+    ) -> tuple[str, dict[str, Any] | None]:
+        """(variant name, the message) for a recipient; the control group gets (CONTROL, None).
+
+        A/B: the control group first (its own hash), then the variants by their splits, so the
+        share of each stays as set whatever the control group is.
+        """
+        if self.campaign_type == CampaignType.AB_TEST:
+            if self.control and bucket(self.campaign_id, profile_id, "control") < self.control:
+                return CONTROL, None
+            point = bucket(self.campaign_id, profile_id, "variant")
+            for upper, name, message in self.cumulative:
+                if point < upper:
+                    return name, message
+            return self.cumulative[-1][1], self.cumulative[-1][2]
+        if self.campaign_type == CampaignType.MESSAGE_ON_USER_PROPERTY:
+            value = properties.get(self.what["property"])
+            key = str(value).lower() if value is not None else None
+            if key is not None and key in self.by_value:
+                return f"{self.what['property']}={value}", self.by_value[key]
+            return "default", self.what["default"]
+        return "", self.what["message"]

@@ -1,0 +1,66 @@
+"""The send pipeline in process: a run from publish to its last ledger row (tasks eager, commits
+real through captured on-commit callbacks), with the dry-run adapter."""
+
+from __future__ import annotations
+
+import pytest
+from django.db import connection
+from django.test import override_settings
+
+from audience.models import Consent, Profile
+from campaigns import services
+from campaigns.choices import Channel, Delivery, Status
+from channels import scheduler
+from channels.models import Delivery as Ledger
+from channels.models import Run, RunStatus
+
+pytestmark = pytest.mark.django_db
+
+
+def _events(campaign_id):
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT profile_id, properties->>'variant' FROM audience_event "
+            "WHERE campaign_id = %s AND name = 'Notification Sent' ORDER BY profile_id",
+            [campaign_id],
+        )
+        return cursor.fetchall()
+
+
+@override_settings(HERALD_DRY_RUN_CHANNELS=["email"], HERALD_DISPATCH_BATCH=3)
+def test_a_one_time_send_now_reaches_every_reachable_profile_once(
+    campaign_factory, marketer, django_capture_on_commit_callbacks, settings
+):
+    settings.HERALD_PROVIDERS = {**settings.HERALD_PROVIDERS, "email": {"provider": ""}}
+    people = [
+        Profile.objects.create(identity=f"u{i}", email=f"u{i}@example.com") for i in range(7)
+    ]
+    Profile.objects.create(identity="nomail")
+    Profile.objects.create(identity="out", email="o@example.com", email_consent=Consent.OPTED_OUT)
+    campaign = campaign_factory(
+        channel=Channel.EMAIL,
+        delivery=Delivery.ONE_TIME,
+        when={"send": "now"},
+        what={
+            "message": {
+                "subject": "Hi {{ profile.identity }}",
+                "from_email": "news@example.com",
+                "html": "<p>Hello</p>",
+            }
+        },
+    )
+    with django_capture_on_commit_callbacks(execute=True):
+        services.campaign_publish(actor=marketer, campaign_id=campaign.pk)
+    for _ in range(3):
+        with django_capture_on_commit_callbacks(execute=True):
+            scheduler.tick()
+    run = Run.objects.get(campaign=campaign)
+    assert run.status == RunStatus.DONE, run.totals
+    rows = {r.profile_id: (r.status, r.reason) for r in Ledger.objects.filter(run=run)}
+    assert len(rows) == 9
+    assert [r for r in rows.values() if r[0] == "sent"] == [("sent", "")] * 7
+    assert sorted(r[1] for r in rows.values() if r[0] == "dropped") == ["consent", "no_address"]
+    assert [pid for pid, _ in _events(campaign.pk)] == [p.pk for p in people]
+    campaign.refresh_from_db()
+    assert campaign.status == Status.COMPLETED
+    assert run.totals["sent"] == 7 and run.totals["dropped"] == {"consent": 1, "no_address": 1}
