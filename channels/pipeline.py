@@ -307,11 +307,10 @@ def quiet_until(quiet: QuietHours, tz: zoneinfo.ZoneInfo, now: dt.datetime) -> d
 def _context(
     recipient: Recipient, snapshot: dict[str, Any], data: dict[str, Any]
 ) -> dict[str, Any]:
-    profile = {
-        **recipient.properties,
-        "id": recipient.profile_id,
-        "identity": recipient.identity,
-    }
+    # The recipient's own properties dict (read for this batch alone), not a copy.
+    profile = recipient.properties
+    profile["id"] = recipient.profile_id
+    profile["identity"] = recipient.identity
     if recipient.address:
         profile["email" if "@" in recipient.address else "phone"] = recipient.address
     return {

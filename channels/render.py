@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
-from jinja2 import Template, TemplateError, Undefined
+from jinja2 import Template, TemplateError, Undefined, nodes
 from jinja2.sandbox import SandboxedEnvironment
 
 from campaigns.choices import CampaignType
@@ -32,17 +32,81 @@ class RenderError(Exception):
     """A template that fails for one recipient's data: that recipient fails with the reason."""
 
 
+MEMO_SIZE = 10_000
+_DICT_ATTRS = frozenset(dir(dict))
+
+
+class Compiled:
+    """A template, and when its output depends only on `root.attr` lookups (`profile.first_name`,
+    `data.code`) without calls: those paths, so equal inputs render once (a memo per template).
+    Rendering is most of a recipient's cost, and real audiences repeat values a lot."""
+
+    __slots__ = ("memo", "paths", "template")
+
+    def __init__(self, template: Template, paths: tuple[tuple[str, str], ...] | None) -> None:
+        self.template, self.paths, self.memo = template, paths, {}
+
+    def render(self, context: dict[str, Any]) -> str:
+        if self.paths is None:
+            return self.template.render(context)
+        try:
+            # With each value's type: 0, 0.0 and False are equal keys but render differently.
+            key = tuple(
+                (type(value), value)
+                for value in (_lookup(context, root, attr) for root, attr in self.paths)
+            )
+            hash(key)
+        except TypeError:  # a list or dict value: no memo
+            return self.template.render(context)
+        found = self.memo.get(key)
+        if found is None:
+            if len(self.memo) >= MEMO_SIZE:
+                self.memo.clear()
+            found = self.memo[key] = self.template.render(context)
+        return found
+
+
+_MISSING = object()  # a missing value renders as Undefined, unlike None
+
+
+def _lookup(context: dict[str, Any], root: str, attr: str) -> Any:
+    value = context.get(root, _MISSING)
+    return value.get(attr, _MISSING) if isinstance(value, dict) else value
+
+
+def _pure_paths(ast: nodes.Template) -> tuple[tuple[str, str], ...] | None:
+    """The (name, attribute) pairs a template reads, when that is all it reads (else None)."""
+    paths: set[tuple[str, str]] = set()
+
+    def walk(node: nodes.Node, parent: nodes.Node | None) -> bool:
+        if isinstance(node, nodes.Call | nodes.Macro | nodes.CallBlock | nodes.Import):
+            return False
+        if isinstance(node, nodes.Filter | nodes.Test) and node.name == "random":
+            return False
+        if isinstance(node, nodes.Name) and node.ctx == "load":
+            if isinstance(parent, nodes.Getattr) and parent.attr not in _DICT_ATTRS:
+                paths.add((node.name, parent.attr))
+            elif isinstance(parent, nodes.Getitem) and isinstance(parent.arg, nodes.Const):
+                paths.add((node.name, str(parent.arg.value)))
+            else:
+                return False
+        return all(walk(child, node) for child in node.iter_child_nodes())
+
+    return tuple(sorted(paths)) if walk(ast, None) else None
+
+
 @lru_cache(maxsize=512)
-def _compile(source: str, html: bool) -> Template | None:
+def _compile(source: str, html: bool) -> Compiled | None:
     if "{" not in source:
         return None
-    return (_html_env if html else _text_env).from_string(source)
+    env = _html_env if html else _text_env
+    return Compiled(env.from_string(source), _pure_paths(env.parse(source)))
 
 
 def _render_value(field: str, value: Any, context: dict[str, Any]) -> Any:
     if isinstance(value, str):
-        template = _compile(value, field in HTML_FIELDS)
-        return value if template is None else template.render(context)
+        compiled = _compile(value, field in HTML_FIELDS)
+        return value if compiled is None else compiled.render(context)
     if isinstance(value, list):
         return [_render_value(field, item, context) for item in value]
     if isinstance(value, dict):
