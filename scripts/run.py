@@ -192,6 +192,13 @@ def stop_all(procs: list[Child]) -> None:
     say("web, worker and beat stopped")
 
 
+# Every channel (campaigns.choices.Channel), not imported: this script runs before Django is set up.
+DEMO_DRY_RUN = (
+    "push in_app app_inbox email web_push web_popup web_exit_intent native_display "
+    "web_native_display webhook sms whatsapp facebook_audience google_ads tiktok_audience partner"
+).split()
+
+
 def main() -> int:
     os.chdir(ROOT)
     stop = StopRequest()
@@ -199,6 +206,12 @@ def main() -> int:
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
     os.environ["PYTHONUNBUFFERED"] = "1"  # the children's output shows up as it happens
     port = os.environ.get("PORT", "8000")
+    # The demo's campaigns send for real through the pipeline (runs, the ledger, Notification
+    # Sent), to nobody: channels without a provider configured use the dry-run adapter, and so
+    # does e-mail unless a provider or EMAIL_URL says otherwise (docs/dispatch.md).
+    os.environ.setdefault("HERALD_DRY_RUN_CHANNELS", ",".join(DEMO_DRY_RUN))
+    if "EMAIL_URL" not in os.environ:
+        os.environ.setdefault("HERALD_EMAIL_PROVIDER", "")
     if (ROOT / ".env").exists():
         say("note: settings also read .env; the environment and this script's values win over it")
     with services.services("run", persist_redis=True):

@@ -33,7 +33,7 @@ from accounts.roles import Role
 from approvals import services as approvals
 from approvals.models import ApprovalSettings, ApprovalSettingsChange
 from audience.demo import seed_audience
-from campaigns import rules, services
+from campaigns import services
 from campaigns.choices import Action, CampaignType, Channel, Delivery, Status
 from campaigns.models import Campaign, CampaignAudit
 from campaigns.validation import WEEKDAYS
@@ -614,25 +614,12 @@ def _when(demo: Demo, now: dt.datetime) -> dict[str, Any]:
     return {"dates": dates, "timezone": tz}
 
 
-def _stand_in(
-    campaign: Campaign, *, actor: User | None, action: Action, to: Status, **fields: Any
-) -> Campaign:
-    """Move a campaign the way the scheduler will once it exists (a run starts, a run finishes).
-
-    Stands in for a service not written yet, so that the demo has campaigns in every state. The
-    move must be one campaigns.rules.TRANSITIONS allows, and it leaves an audit row as a service
-    would. Replace each use with the real service when it lands.
-    """
-    before = Status(campaign.status)
-    if to not in rules.transition_target(action, before):
-        raise CommandError(f"{campaign.name}: {action} cannot move a {before} campaign to {to}.")
-    now = timezone.now()
-    Campaign.objects.filter(pk=campaign.pk).update(status=to, last_active_at=now, **fields)
-    CampaignAudit.objects.create(
-        campaign=campaign, actor=actor, action=action, from_status=before, to_status=to
-    )
-    campaign.refresh_from_db()
-    return campaign
+def _scheduler_move(campaign: Campaign, *, action: Action, to: Status, **fields: Any) -> Campaign:
+    """Move a campaign as the dispatch scheduler does when a run starts or finishes (the demo's
+    sends are its history, not runs made now: see audience/demo.py)."""
+    with transaction.atomic():
+        locked = Campaign.objects.select_for_update().get(pk=campaign.pk)
+        return services.scheduler_move(locked, action=action, to=to, now=timezone.now(), **fields)
 
 
 def _bring_to_status(campaign: Campaign, demo: Demo, users: dict[str, User]) -> Campaign:
@@ -675,9 +662,8 @@ def _run_to(campaign: Campaign, demo: Demo, target: Status, creator: User) -> Ca
     now = timezone.now()
     if campaign.status == S.SCHEDULED and target != S.SCHEDULED:
         # The scheduler starts the first run at its time.
-        campaign = _stand_in(
+        campaign = _scheduler_move(
             campaign,
-            actor=None,
             action=Action.RUN_START,
             to=S.RUNNING,
             runs_count=1,
@@ -686,9 +672,8 @@ def _run_to(campaign: Campaign, demo: Demo, target: Status, creator: User) -> Ca
     if target == S.AWAITING_NEXT_RUN:
         # Awaiting campaigns repeat weekly, or have dates a week apart (see _when).
         next_run_at = campaign.next_run_at + dt.timedelta(days=7)
-        campaign = _stand_in(
+        campaign = _scheduler_move(
             campaign,
-            actor=None,
             action=Action.RUN_FINISH,
             to=S.AWAITING_NEXT_RUN,
             last_run_at=now,
@@ -697,9 +682,8 @@ def _run_to(campaign: Campaign, demo: Demo, target: Status, creator: User) -> Ca
     elif target == S.COMPLETED:
         # A one-time send completes when its run finishes; a triggered campaign when it ends.
         action = Action.RUN_FINISH if demo.delivery == D.ONE_TIME else Action.COMPLETE
-        campaign = _stand_in(
+        campaign = _scheduler_move(
             campaign,
-            actor=None,
             action=action,
             to=S.COMPLETED,
             runs_count=1,
