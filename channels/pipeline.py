@@ -45,7 +45,7 @@ from audience.segments import DEVICE_REACHABLE_SQL, REACHABLE_SQL
 from channels.adapters.base import Adapter, Message, ProviderNotConfigured, Result, deliver
 from channels.models import Batch, DeliveryStatus, FrequencyCap, QuietHours, RunStatus
 from channels.providers import adapter_for
-from channels.render import CONTROL, Plan, RenderError, render_message
+from channels.render import CONTROL, Plan, RenderError, render_message, template_paths
 
 log = logging.getLogger(__name__)
 
@@ -185,6 +185,7 @@ class Claim:
     token: str
     profile_ids: list[int]
     inflight: list[int]
+    attempts: int
 
 
 def claim(batch_id: int, now: dt.datetime) -> Claim | None:
@@ -196,13 +197,13 @@ def claim(batch_id: int, now: dt.datetime) -> Claim | None:
             "UPDATE channels_batch SET status = 'claimed', token = %s, lease_until = %s, "
             "attempts = attempts + 1 WHERE id = %s AND not_before <= %s AND "
             "(status = 'queued' OR (status = 'claimed' AND lease_until < %s)) "
-            "RETURNING run_id, profile_ids, inflight_ids",
+            "RETURNING run_id, profile_ids, inflight_ids, attempts",
             [token, lease, batch_id, now, now],
         )
         row = cursor.fetchone()
     if row is None:
         return None
-    return Claim(batch_id, row[0], token, list(row[1]), list(row[2] or []))
+    return Claim(batch_id, row[0], token, list(row[1]), list(row[2] or []), row[3])
 
 
 def fence(held: Claim, *, inflight: Sequence[int] | None = None, clear: bool = False) -> str:
@@ -228,7 +229,12 @@ def fence(held: Claim, *, inflight: Sequence[int] | None = None, clear: bool = F
     return row[0]
 
 
-def _load_recipients(channel: str, ids: Sequence[int]) -> dict[int, Recipient]:
+def _load_recipients(
+    channel: str, ids: Sequence[int], properties: Sequence[str] | None = None
+) -> dict[int, Recipient]:
+    """The batch's profiles with their address and why they cannot be reached ("" when they
+    can). `properties`: the property keys the message needs (None: all of them), so a batch
+    reads and decodes only those."""
     column = ADDRESS_COLUMN.get(channel)
     if column is not None:
         rule = REACHABLE_SQL[channel]
@@ -236,23 +242,36 @@ def _load_recipients(channel: str, ids: Sequence[int]) -> dict[int, Recipient]:
         problem = f"CASE WHEN p.{column} = '' THEN '{NO_ADDRESS}' WHEN NOT ({rule}) THEN '{CONSENT}' ELSE '' END"
     else:
         address, problem = "''", "''"
-    # The interpolated parts are constants of this module and audience's.
+    params: list[Any] = []
+    if properties is None:
+        props = "p.properties"
+    elif properties:
+        # Missing keys come out as null and are stripped (profiles never store null: ingestion
+        # removes a property given as null), so the object has what the profile has.
+        pairs = ", ".join("%s, p.properties->%s" for _ in properties)
+        props = f"jsonb_strip_nulls(jsonb_build_object({pairs}))"
+        params = [item for key in properties for item in (key, key)]
+    else:
+        props = "NULL"
+    # The interpolated parts are constants of this module and audience's; keys are parameters.
     sql = (
-        f"SELECT p.id, p.identity, {address}, p.timezone, p.properties, {problem} "  # noqa: S608
-        "FROM audience_profile p WHERE p.id = ANY(%s)"
+        f"SELECT p.id, p.identity, {address}, p.timezone, {props}, {problem} "  # noqa: S608
+        "FROM audience_profile p WHERE p.id = ANY(%s::bigint[])"
     )
     with connection.cursor() as cursor:
-        cursor.execute(sql, [list(ids)])
+        cursor.execute(sql, [*params, list(ids)])
         found = {
             # Django reads jsonb as text (its JSONField decodes); decoded here once per profile.
-            row[0]: Recipient(row[0], row[1], row[2], row[3], json.loads(row[4] or "{}"), row[5])
+            row[0]: Recipient(
+                row[0], row[1], row[2], row[3], json.loads(row[4]) if row[4] else {}, row[5]
+            )
             for row in cursor.fetchall()
         }
         kind = DEVICE_KINDS.get(channel)
         if kind is not None:
             cursor.execute(
                 "SELECT d.profile_id, d.id, d.token FROM audience_device d "  # noqa: S608
-                f"WHERE d.profile_id = ANY(%s) AND d.kind = %s AND {DEVICE_REACHABLE_SQL} "
+                f"WHERE d.profile_id = ANY(%s::bigint[]) AND d.kind = %s AND {DEVICE_REACHABLE_SQL} "
                 "ORDER BY d.id",
                 [list(ids), kind],
             )
@@ -270,7 +289,7 @@ def _over_cap(channel: str, ids: Sequence[int], now: dt.datetime) -> set[int]:
         return set()
     with connection.cursor() as cursor:
         cursor.execute(
-            "SELECT profile_id FROM audience_event WHERE name = %s AND profile_id = ANY(%s) "
+            "SELECT profile_id FROM audience_event WHERE name = %s AND profile_id = ANY(%s::bigint[]) "
             "AND ts > %s AND properties->>'channel' = %s "
             "GROUP BY profile_id HAVING count(*) >= %s",
             [
@@ -321,6 +340,34 @@ def _context(
     }
 
 
+# Profile keys that come from columns, not properties.
+_PROFILE_COLUMNS = frozenset({"id", "identity", "email", "phone"})
+
+
+def needed_properties(snapshot: dict[str, Any]) -> list[str] | None:
+    """The property keys the run's messages read, when the templates say (render.Compiled.paths);
+    None when anything may be read: a template the memo cannot analyse, or a webhook without its
+    own payload (the default payload carries the whole profile)."""
+    what = snapshot["what"]
+    keys: set[str] = set()
+    if snapshot["type"] == "message_on_user_property":
+        keys.add(what["property"])
+        messages = [m["message"] for m in what["messages"]] + [what["default"]]
+    elif snapshot["type"] == "ab_test":
+        messages = [v["message"] for v in what["variants"]]
+    else:
+        messages = [what["message"]]
+    for message in messages:
+        if snapshot["channel"] == "webhook" and not message.get("payload"):
+            return None
+        for name, value in message.items():
+            paths = template_paths(name, value)
+            if paths is None:
+                return None
+            keys.update(attr for root, attr in paths if root == "profile")
+    return sorted(keys - _PROFILE_COLUMNS)
+
+
 @dataclass
 class Decided:
     final: list[Row] = field(default_factory=list)
@@ -338,7 +385,7 @@ def decide(
     channel = snapshot["channel"]
     when = snapshot["when"]
     plan = Plan(snapshot["campaign_id"], snapshot["type"], snapshot["what"])
-    found = _load_recipients(channel, ids)
+    found = _load_recipients(channel, ids, needed_properties(snapshot))
     out = Decided()
     reachable = [pid for pid in ids if pid in found and not found[pid].problem]
     capped = set() if when.get("ignore_frequency_caps") else _over_cap(channel, reachable, now)
@@ -444,12 +491,16 @@ def _work(held: Claim, scheduler: Any) -> str:
     snapshot = run.snapshot
     if run.status == RunStatus.STOPPED:
         return _done(held, scheduler, stopped=True)
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT profile_id FROM channels_delivery WHERE run_id = %s AND profile_id = ANY(%s)",
-            [held.run_id, held.profile_ids],
-        )
-        recorded = {row[0] for row in cursor.fetchall()}
+    recorded: set[int] = set()
+    if held.attempts > 1:
+        # An earlier holder may have recorded some (on a first claim nobody has).
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT profile_id FROM channels_delivery WHERE run_id = %s "
+                "AND profile_id = ANY(%s::bigint[])",
+                [held.run_id, held.profile_ids],
+            )
+            recorded = {row[0] for row in cursor.fetchall()}
     try:
         adapter: Adapter | None = adapter_for(snapshot["channel"])
     except ProviderNotConfigured as exc:
@@ -501,8 +552,10 @@ def _send_chunks(
     size = max(1, adapter.chunk_size)
     for start in range(0, len(messages), size):
         chunk = messages[start : start + size]
+        # An idempotent adapter resends unknown outcomes with the same key: no list needed.
+        inflight = None if adapter.idempotent else [m.profile_id for m in chunk]
         with transaction.atomic():
-            status = fence(held, inflight=[m.profile_id for m in chunk])
+            status = fence(held, inflight=inflight)
         if status == RunStatus.STOPPED:
             with transaction.atomic():
                 fence(held, clear=True)

@@ -114,6 +114,26 @@ def _render_value(field: str, value: Any, context: dict[str, Any]) -> Any:
     return value
 
 
+def template_paths(field: str, value: Any) -> set[tuple[str, str]] | None:
+    """What a message field's templates read ((name, attribute) pairs), or None when they may
+    read anything."""
+    if field in NOT_TEMPLATES:
+        return set()
+    if isinstance(value, str):
+        compiled = _compile(value, field in HTML_FIELDS)
+        if compiled is None:
+            return set()
+        return None if compiled.paths is None else set(compiled.paths)
+    items = value.values() if isinstance(value, dict) else value if isinstance(value, list) else []
+    found: set[tuple[str, str]] = set()
+    for item in items:
+        paths = template_paths(field, item)
+        if paths is None:
+            return None
+        found |= paths
+    return found
+
+
 def render_message(message: dict[str, Any], context: dict[str, Any]) -> dict[str, Any]:
     try:
         return {

@@ -32,9 +32,7 @@ def test_a_one_time_send_now_reaches_every_reachable_profile_once(
     campaign_factory, marketer, django_capture_on_commit_callbacks, settings
 ):
     settings.HERALD_PROVIDERS = {**settings.HERALD_PROVIDERS, "email": {"provider": ""}}
-    people = [
-        Profile.objects.create(identity=f"u{i}", email=f"u{i}@example.com") for i in range(7)
-    ]
+    people = [Profile.objects.create(identity=f"u{i}", email=f"u{i}@example.com") for i in range(7)]
     Profile.objects.create(identity="nomail")
     Profile.objects.create(identity="out", email="o@example.com", email_consent=Consent.OPTED_OUT)
     campaign = campaign_factory(
@@ -64,3 +62,38 @@ def test_a_one_time_send_now_reaches_every_reachable_profile_once(
     campaign.refresh_from_db()
     assert campaign.status == Status.COMPLETED
     assert run.totals["sent"] == 7 and run.totals["dropped"] == {"consent": 1, "no_address": 1}
+
+
+def test_a_batch_reads_only_the_properties_its_templates_need() -> None:
+    from channels.pipeline import needed_properties
+
+    def snapshot(channel="push", what=None, kind="single_message"):
+        return {"channel": channel, "type": kind, "what": what}
+
+    one = {"message": {"title": "Hi {{ profile.first_name }}", "body": "{{ profile.id }} off"}}
+    assert needed_properties(snapshot(what=one)) == ["first_name"]
+    loop = {"message": {"title": "{% for t in profile.tags %}{{ t }}{% endfor %}", "body": "x"}}
+    assert needed_properties(snapshot(what=loop)) is None
+    by_property = {
+        "property": "plan",
+        "messages": [{"value": "pro", "message": {"title": "{{ data.code }}", "body": "b"}}],
+        "default": {"title": "t", "body": "b"},
+    }
+    assert needed_properties(snapshot(what=by_property, kind="message_on_user_property")) == [
+        "plan"
+    ]
+    # A webhook without its own payload sends the whole profile.
+    assert needed_properties(snapshot("webhook", {"message": {"url": "https://x.test/"}})) is None
+
+
+@override_settings(HERALD_DRY_RUN_CHANNELS=["push"])
+def test_missing_properties_stay_missing_when_only_some_are_read(settings) -> None:
+    from channels.pipeline import _load_recipients
+
+    ann = Profile.objects.create(identity="ann", properties={"first_name": "Ann", "plan": "pro"})
+    bob = Profile.objects.create(identity="bob", properties={"plan": "free"})
+    found = _load_recipients("in_app", [ann.pk, bob.pk], ["first_name"])
+    assert found[ann.pk].properties == {"first_name": "Ann"}
+    assert found[bob.pk].properties == {}
+    assert _load_recipients("in_app", [bob.pk], None)[bob.pk].properties == {"plan": "free"}
+    assert _load_recipients("in_app", [bob.pk], [])[bob.pk].properties == {}
