@@ -332,8 +332,10 @@ def _start(campaign: Campaign, now: dt.datetime) -> int:
         with transaction.atomic():
             create_run(campaign, kind=RunKind.SCHEDULED, scheduled_for=occurrence)
     except IntegrityError:
-        # This occurrence already has its run (a tick that died after creating it).
-        log.info("campaign %s: run for %s exists", campaign.pk, occurrence)
+        # This occurrence has had its run (the schedule was set back to it): never twice.
+        log.warning("campaign %s: the run for %s exists; moving on", campaign.pk, occurrence)
+        Campaign.objects.filter(pk=campaign.pk).update(next_run_at=following)
+        return 0
     fields = {
         "next_run_at": following,
         "last_run_at": now,
@@ -368,14 +370,14 @@ def complete_ended_campaigns(now: dt.datetime) -> int:
 def enqueue_due_batches(now: dt.datetime) -> int:
     """Batches whose time came (user time zones, quiet hours, delays), and batches whose holder's
     lease expired or whose message was lost, go to the workers."""
-    lease = dt.timedelta(seconds=settings.HERALD_DISPATCH_LEASE)
+    requeue = dt.timedelta(seconds=settings.HERALD_DISPATCH_REQUEUE_AFTER)
     with transaction.atomic():
         ids = list(
             Batch.objects.select_for_update(skip_locked=True)
             .filter(not_before__lte=now)
             .filter(
                 Q(status=BatchStatus.QUEUED, enqueued_at__isnull=True)
-                | Q(status=BatchStatus.QUEUED, enqueued_at__lt=now - lease)
+                | Q(status=BatchStatus.QUEUED, enqueued_at__lt=now - requeue)
                 | Q(status=BatchStatus.CLAIMED, lease_until__lt=now)
             )
             .exclude(status=BatchStatus.DONE)

@@ -166,6 +166,16 @@ HERALD_PROVIDERS = {
             "gateway_token": env.str("SMS_GATEWAY_TOKEN", default=""),
         },
     },
+    # WhatsApp through Twilio: the same account, a WhatsApp-enabled sender number.
+    "whatsapp": {
+        "provider": env.str("HERALD_WHATSAPP_PROVIDER", default=""),
+        "options": {
+            "base_url": env.str("TWILIO_BASE_URL", default="https://api.twilio.com"),
+            "account_sid": env.str("TWILIO_ACCOUNT_SID", default=""),
+            "from": env.str("TWILIO_WHATSAPP_FROM", default=""),
+        },
+        "secrets": {"auth_token": env.str("TWILIO_AUTH_TOKEN", default="")},
+    },
     "push": {
         "provider": env.str("HERALD_PUSH_PROVIDER", default=""),
         "options": {
@@ -191,6 +201,9 @@ HERALD_DRY_RUN_CHANNELS = env.list("HERALD_DRY_RUN_CHANNELS", default=[])
 HERALD_DISPATCH_TICK = env.float("HERALD_DISPATCH_TICK", default=5.0)
 HERALD_DISPATCH_LEASE = env.int("HERALD_DISPATCH_LEASE", default=60)
 HERALD_DISPATCH_BATCH = env.int("HERALD_DISPATCH_BATCH", default=2000)
+# A batch queued this long (seconds) without a worker taking it is queued again: its message was
+# lost (a Redis restart). Longer than a deep queue takes to drain, so it rarely repeats one.
+HERALD_DISPATCH_REQUEUE_AFTER = env.int("HERALD_DISPATCH_REQUEUE_AFTER", default=300)
 # Signs tracking links (opens, clicks, unsubscribes); defaults to SECRET_KEY.
 HERALD_TRACKING_KEY = env.str("HERALD_TRACKING_KEY", default="")
 
@@ -239,6 +252,8 @@ SPECTACULAR_SETTINGS = {
         "RequestStatusEnum": "approvals.models.RequestStatus",
         "RequestKindEnum": "approvals.models.RequestKind",
         "ChangeKindEnum": "approvals.serializers.CHANGE_KINDS",
+        "RunKindEnum": "channels.models.RunKind",
+        "RunStatusEnum": "channels.models.RunStatus",
     },
 }
 

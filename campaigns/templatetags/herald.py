@@ -61,12 +61,21 @@ def _plural(n: int, unit: str) -> str:
 
 @register.simple_tag
 def describe_when(campaign: Campaign) -> str:
-    """The schedule in one sentence, e.g. "Every week on Monday at 09:30 (UTC), for 12 runs."."""
+    """The schedule in one sentence, e.g. "Every week on Monday at 09:30 (UTC), for 12 runs.",
+    and its delivery preferences (quiet hours, frequency caps) when they differ from the usual."""
     when = campaign.when or {}
     try:
-        return _describe(Delivery(campaign.delivery), when)
+        text = _describe(Delivery(campaign.delivery), when)
     except (KeyError, TypeError, ValueError):
         return "The schedule is incomplete; see the details below."
+    if when.get("dnd") == "drop":
+        text += " Users in quiet hours are skipped."
+    if when.get("ignore_frequency_caps"):
+        text += " Frequency caps do not apply."
+    return text
+
+
+ORDINALS = {"1": "first", "2": "second", "3": "third", "4": "fourth", "-1": "last"}
 
 
 def _describe(delivery: Delivery, when: dict[str, Any]) -> str:
@@ -100,6 +109,11 @@ def _describe(delivery: Delivery, when: dict[str, Any]) -> str:
             text += " on " + ", ".join(WEEKDAY_NAMES[d] for d in when["weekdays"])
         if when.get("month_days"):
             text += " on day " + ", ".join(str(d) for d in when["month_days"])
+        if when.get("month_weekdays"):
+            text += " on the " + ", ".join(
+                f"{ORDINALS[code[:-2]]} {WEEKDAY_NAMES[code[-2:]]}"
+                for code in when["month_weekdays"]
+            )
         text += f" at {when['send_time']}{zone}, starting {_moment(when['start_at'])}"
         if "end_at" in when:
             text += f", until {_moment(when['end_at'])}"

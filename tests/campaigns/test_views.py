@@ -1564,3 +1564,38 @@ def test_detail_names_the_saved_segments_an_audience_uses(browser, marketer, cam
 
     assert "In the segment “Big spenders”" in page
     assert f"In the segment “#{segment.pk + 1000} (deleted)”" in page
+
+
+@pytest.mark.parametrize(
+    ("when", "expected"),
+    [
+        (
+            {
+                "start_at": "2026-12-01T09:00",
+                "frequency": "monthly",
+                "month_weekdays": ["1mo", "-1fr"],
+                "send_time": "09:00",
+                "end_after_runs": 6,
+            },
+            "Every month on the first Monday, last Friday at 09:00 (UTC)",
+        ),
+        (
+            {
+                "start_at": "2026-12-01T09:00",
+                "frequency": "daily",
+                "send_time": "09:00",
+                "end_after_runs": 3,
+                "dnd": "drop",
+                "ignore_frequency_caps": True,
+            },
+            "Users in quiet hours are skipped. Frequency caps do not apply.",
+        ),
+    ],
+)
+def test_the_schedule_sentence_names_month_weekdays_and_delivery_preferences(
+    when, expected
+) -> None:
+    from campaigns.models import Campaign
+    from campaigns.templatetags.herald import describe_when
+
+    assert expected in describe_when(Campaign(delivery=Delivery.RECURRING, when=when))
