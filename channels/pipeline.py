@@ -28,6 +28,7 @@ import datetime as dt
 import io
 import json
 import logging
+import threading
 import uuid
 import zoneinfo
 from collections import Counter
@@ -389,6 +390,12 @@ def decide(
     out = Decided()
     reachable = [pid for pid in ids if pid in found and not found[pid].problem]
     capped = set() if when.get("ignore_frequency_caps") else _over_cap(channel, reachable, now)
+    # E-mail templates may show the one-click unsubscribe link ({{ links.unsubscribe }}).
+    tracker = None
+    if channel == "email" and "links.unsubscribe" in json.dumps(snapshot["what"]):
+        from channels.tracking import Target, Tracker
+
+        tracker = Tracker()
     quiet = QuietHours.current()
     quiet_here = quiet.enabled and channel in quiet.channels
     home = zoneinfo.ZoneInfo(when.get("timezone") or settings.TIME_ZONE)
@@ -417,6 +424,9 @@ def decide(
                 continue
         data = (recipients_data or {}).get(str(pid), {})
         context = _context(recipient, snapshot, data)
+        if tracker is not None:
+            target = Target(run_id, pid, snapshot["campaign_id"])
+            context["links"] = {"unsubscribe": tracker.url("unsubscribe", target)}
         try:
             content = render_message(message, context)
         except RenderError as exc:
@@ -560,7 +570,8 @@ def _send_chunks(
             with transaction.atomic():
                 fence(held, clear=True)
             return True
-        results = deliver(adapter, chunk, should_stop=lambda: _run_stopped(held.run_id))
+        with _Heartbeat(held):
+            results = deliver(adapter, chunk, should_stop=lambda: _run_stopped(held.run_id))
         now = timezone.now()
         rows = [
             Row(
@@ -582,6 +593,41 @@ def _send_chunks(
             _add_counts(held, _count(rows))
             _disable_devices(results, now)
     return False
+
+
+class _Heartbeat:
+    """Keeps the batch's lease while a provider call runs (slow providers, timeouts and retries
+    can take longer than a lease): renewed from a thread, with its own connection, every third
+    of the lease. Without it a slow chunk would be taken over and its messages, delivered,
+    recorded as of unknown outcome."""
+
+    def __init__(self, held: Claim) -> None:
+        self.held = held
+        self.done = threading.Event()
+        self.thread = threading.Thread(target=self._beat, name="herald-lease", daemon=True)
+
+    def __enter__(self) -> _Heartbeat:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.done.set()
+        self.thread.join()
+
+    def _beat(self) -> None:
+        interval = settings.HERALD_DISPATCH_LEASE / 3
+        try:
+            while not self.done.wait(interval):
+                lease = timezone.now() + dt.timedelta(seconds=settings.HERALD_DISPATCH_LEASE)
+                renewed = Batch.objects.filter(
+                    pk=self.held.batch_id, token=self.held.token, status="claimed"
+                ).update(lease_until=lease)
+                if not renewed:
+                    return
+        except Exception:  # the batch's own fences notice a lost lease; this is best effort
+            log.exception("batch %s: could not renew the lease", self.held.batch_id)
+        finally:
+            connection.close()
 
 
 def _run_stopped(run_id: int) -> bool:

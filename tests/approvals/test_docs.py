@@ -70,7 +70,8 @@ def test_the_docs_table_is_the_policy_table() -> None:
 
 
 def test_every_decision_is_linked_and_every_link_exists() -> None:
-    text = DOC.read_text(encoding="utf-8")
+    # docs/approvals.md links the workflow's decisions, the other pages theirs.
+    text = "".join(page.read_text(encoding="utf-8") for page in sorted(DOCS.glob("*.md")))
     linked = set(re.findall(r"\(decisions/([a-z0-9-]+\.md)\)", text))
     on_disk = {p.name for p in (DOCS / "decisions").glob("*.md")}
     assert linked == on_disk

@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 from django.db import connection
 from django.test import override_settings
+from django.utils import timezone
 
 from audience.models import Consent, Profile
 from campaigns import services
@@ -97,3 +98,24 @@ def test_missing_properties_stay_missing_when_only_some_are_read(settings) -> No
     assert found[bob.pk].properties == {}
     assert _load_recipients("in_app", [bob.pk], None)[bob.pk].properties == {"plan": "free"}
     assert _load_recipients("in_app", [bob.pk], [])[bob.pk].properties == {}
+
+
+def test_email_templates_can_show_the_unsubscribe_link(campaign_factory) -> None:
+    from channels.pipeline import decide
+    from channels.tracking import Tracker
+
+    person = Profile.objects.create(identity="ann", email="ann@example.com")
+    footer = '<a href="{{ links.unsubscribe }}">Unsubscribe</a>'
+    snapshot = {
+        "campaign_id": 5,
+        "name": "News",
+        "channel": "email",
+        "type": "single_message",
+        "when": {},
+        "what": {"message": {"subject": "Hi", "from_email": "n@example.com", "html": footer}},
+    }
+    [message] = decide(9, snapshot, None, [person.pk], timezone.now()).to_send
+    url = message.content["html"].split('"')[1]
+    token = url.rstrip("/").rsplit("/", 1)[1]
+    target = Tracker().read("unsubscribe", token)
+    assert (target.run_id, target.profile_id, target.campaign_id) == (9, person.pk, 5)
