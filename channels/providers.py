@@ -21,6 +21,7 @@ ADAPTERS: dict[tuple[str, str], str] = {
     ("email", "anymail"): "channels.adapters.email.EmailAdapter",
     ("sms", "twilio"): "channels.adapters.sms.TwilioAdapter",
     ("sms", "http"): "channels.adapters.sms.HttpGatewayAdapter",
+    ("whatsapp", "twilio"): "channels.adapters.sms.TwilioWhatsAppAdapter",
     ("push", "fcm"): "channels.adapters.push.FcmAdapter",
     ("webhook", "http"): "channels.adapters.webhook.WebhookAdapter",
 }

@@ -195,6 +195,8 @@ HERALD_PROVIDERS = {
         "secrets": {"signing_secret": env.str("HERALD_WEBHOOK_SECRET", default="")},
     },
 }
+# The ESP's settings for django-anymail, as JSON ({"MAILGUN_API_KEY": "...", ...}).
+ANYMAIL = env.json("ANYMAIL", default={})
 # Channels sent with the dry-run adapter when no provider is configured (the demo sets it).
 HERALD_DRY_RUN_CHANNELS = env.list("HERALD_DRY_RUN_CHANNELS", default=[])
 # The beat's dispatch tick, in seconds; a batch's lease (renewed as it goes), in seconds.
