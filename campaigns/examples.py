@@ -161,7 +161,8 @@ def example_when(delivery: str, now: dt.datetime | None = None) -> dict[str, Any
         case Delivery.MULTIPLE_DATES:
             return {"dates": [stamp(start), stamp(start + dt.timedelta(days=7))], "timezone": "UTC"}
         case Delivery.ACTION:
-            return {"trigger": {"event": "Added To Cart"}, "delay_minutes": 30}
+            # In someone's quiet hours (Settings › Delivery), wait for their end.
+            return {"trigger": {"event": "Added To Cart"}, "delay_minutes": 30, "dnd": "delay"}
         case Delivery.INACTION:
             return {
                 "trigger": {"event": "Added To Cart"},
@@ -169,7 +170,8 @@ def example_when(delivery: str, now: dt.datetime | None = None) -> dict[str, Any
                 "window_minutes": 120,
             }
         case _:  # Delivery.API: sends come from API calls, so no schedule is needed.
-            return {}
+            # API sends are often transactional (a receipt, a code): not held by frequency caps.
+            return {"ignore_frequency_caps": True}
 
 
 def _choice(choices: type[_C], value: str, default: _C) -> _C:

@@ -9,6 +9,7 @@ urlpatterns = [
     path("login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("campaigns/", include("campaigns.urls")),
+    path("campaigns/", include("channels.urls_runs")),
     path("settings/labels/", include("labels.urls")),
     path("settings/approvals/", include("approvals.settings_urls")),
     path("settings/api-keys/", include("audience.urls_keys")),
