@@ -128,6 +128,41 @@ def compile_condition(who: Any, *, now: dt.datetime | None = None) -> tuple[str,
     return compiler.finish(sql)
 
 
+def event_filter_condition(
+    filters: list[Any], *, now: dt.datetime | None = None
+) -> tuple[str, list[Any]]:
+    """The condition a list of event property filters puts on one event row `e` (any row with a
+    `properties` jsonb), meaning what the same filters mean inside a Who's event condition: the
+    Action and Inaction triggers (channels.triggers) use it. Raises Invalid, naming
+    `filters[i]...`, for filters a Who would refuse."""
+    if not filters:
+        return "TRUE", []
+    problem = json_problem(filters)
+    if problem:
+        raise Invalid("The filters have errors.", errors={"filters": [problem]})
+    probe = {"type": "event", "event": "-", "filters": filters}
+    errors = validate_who({"type": "group", "match": "all", "conditions": [probe]})
+    if errors:
+        prefix = "who.conditions[0]."
+        raise Invalid(
+            "The filters have errors.",
+            errors={key.removeprefix(prefix): value for key, value in errors.items()},
+        )
+    compiler = _Compiler(now=now or timezone.now())
+    parts = [
+        compiler.property(
+            _Subject(item["property"], "e.properties", None, None),
+            item,
+            f"filters[{i}]",
+            negated=False,
+        )
+        for i, item in enumerate(filters)
+    ]
+    if compiler.errors:
+        raise Invalid("The filters have errors.", errors=compiler.errors)
+    return compiler.finish("(" + " AND ".join(parts) + ")")
+
+
 def segment_count(who: Any, *, now: dt.datetime | None = None) -> int:
     """How many profiles the Who selects."""
     where, params = compile_condition(who, now=now)

@@ -117,7 +117,12 @@ def _write_events(clean: list[EventRecord]) -> list[dict[str, Any]]:
                 fresh.discard(record.record_id)
                 new.append(record)
         if new:
-            _copy_events(cursor, new)
+            copied = _copy_events(cursor, new)
+            # Action and Inaction campaigns listening to these events: their triggers are
+            # written with the events or not at all.
+            from channels.triggers import match_events
+
+            match_events(copied)
     written = {record.index for record in new}
     return [
         {
@@ -129,8 +134,11 @@ def _write_events(clean: list[EventRecord]) -> list[dict[str, Any]]:
     ]
 
 
-def _copy_events(cursor: Any, records: list[EventRecord]) -> None:
+def _copy_events(
+    cursor: Any, records: list[EventRecord]
+) -> list[tuple[int, dt.datetime, EventRecord]]:
     """Insert the events with COPY: for 1,000 rows about half the time of a multi-row INSERT.
+    Returns them as (profile id, ts, record).
 
     Rows go in (profile, time) order, so the (profile_id, name, ts) index is written page by page
     rather than at random. The events' ids are not read back (drawing them from the sequence
@@ -147,6 +155,7 @@ def _copy_events(cursor: Any, records: list[EventRecord]) -> None:
         "COPY audience_event (profile_id, name, ts, properties) FROM STDIN",
         io.StringIO("".join(lines)),
     )
+    return rows
 
 
 def _spanning(moments: Iterable[dt.datetime]) -> list[dt.datetime]:

@@ -84,6 +84,9 @@ class Run(models.Model):
                 name="run_unfinished",
                 condition=Q(status__in=["resolving", "sending"]),
             ),
+            # A campaign's runs, newest first (GET /api/v1/campaigns/{id}/runs/): a busy Action
+            # campaign has a run every few ticks.
+            models.Index(fields=["campaign", "-scheduled_for", "-id"], name="run_campaign_recent"),
         ]
 
     def __str__(self) -> str:

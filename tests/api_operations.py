@@ -59,6 +59,9 @@ API_OPERATIONS = {
     ("get", "/api/v1/audience/imports/{id}/"),
     ("get", "/api/v1/audience/cohorts/"),
     ("get", "/api/v1/audience/cohorts/export/"),
+    ("post", "/api/v1/campaigns/{id}/trigger/"),
+    ("get", "/api/v1/campaigns/{id}/runs/"),
+    ("get", "/api/v1/runs/{id}/"),
 }
 
 # Authenticated by a project API key (Bearer), not by a user: no user token or session opens them.

@@ -128,6 +128,10 @@ class Migration(migrations.Migration):
             model_name='run',
             index=models.Index(condition=models.Q(('status__in', ['resolving', 'sending'])), fields=['status', 'lease_until'], name='run_unfinished'),
         ),
+        migrations.AddIndex(
+            model_name='run',
+            index=models.Index(fields=['campaign', '-scheduled_for', '-id'], name='run_campaign_recent'),
+        ),
         migrations.AddConstraint(
             model_name='run',
             constraint=models.UniqueConstraint(condition=models.Q(('kind', 'scheduled')), fields=('campaign', 'scheduled_for'), name='run_one_per_occurrence'),
