@@ -9,7 +9,6 @@ from django.db.models.functions import Lower, Upper
 from accounts.roles import user_roles
 from campaigns.choices import Action, CampaignType, Channel, Delivery, Status
 
-
 # Action and Inaction campaigns whose live version listens to events (Running, or Scheduled until
 # its start): ingestion looks them up for every batch (channels.triggers), through the partial
 # index of the same condition.
