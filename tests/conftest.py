@@ -110,3 +110,20 @@ def _celery_tasks_in_process():
     app.conf.task_always_eager = app.conf.task_eager_propagates = True
     yield
     app.conf.task_always_eager, app.conf.task_eager_propagates = saved
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """A transactional test without serialized_rollback ends with a flush that re-creates content
+    types and permissions, and the next serialized_rollback test then fails to restore its own
+    copy of them (duplicate keys): every transactional test here restores the migrations' rows."""
+    for item in items:
+        marker = item.get_closest_marker("django_db")
+        if (
+            marker
+            and marker.kwargs.get("transaction")
+            and not marker.kwargs.get("serialized_rollback")
+        ):
+            raise pytest.UsageError(
+                f"{item.nodeid}: use @pytest.mark.django_db(transaction=True, "
+                "serialized_rollback=True) (see tests/conftest.py)"
+            )

@@ -212,7 +212,7 @@ def test_the_key_in_the_header_and_the_body_must_agree(api, api_campaign):
     assert "idempotency_key" in response.json()["errors"]
 
 
-@pytest.mark.django_db(transaction=True)
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_two_calls_at_once_with_one_key_make_one_run(campaign_factory, marketer):
     campaign = campaign_factory(
         channel=Channel.EMAIL,
@@ -235,7 +235,7 @@ def test_two_calls_at_once_with_one_key_make_one_run(campaign_factory, marketer)
     assert Run.objects.get().kind == RunKind.API
 
 
-@pytest.mark.django_db(transaction=True)
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_a_call_racing_an_uncommitted_one_with_its_key_answers_with_that_run(
     campaign_factory, marketer
 ):

@@ -422,7 +422,7 @@ def test_an_absent_event_outside_the_window_or_failing_its_filters_does_not_canc
 
 
 # --- concurrency ----------------------------------------------------------------------------------
-@pytest.mark.django_db(transaction=True)
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_two_ticks_at_once_start_one_run(campaign_factory, marketer):
     campaign = campaign_factory(
         channel=Channel.EMAIL,
