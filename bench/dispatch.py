@@ -733,7 +733,6 @@ def profile_batches(args: argparse.Namespace) -> None:
             "decide",
             "_load_recipients",
             "_over_cap",
-            "render_message",
             "_context",
             "deliver",
             "write_ledger",
@@ -744,14 +743,14 @@ def profile_batches(args: argparse.Namespace) -> None:
             "adapter_for",
         )
     }
-    choose, ensure_for = render.Plan.choose, partitions.ensure_for
+    choose, render_one = render.Plan.choose, render.Plan.render
+    ensure_for = partitions.ensure_for
     labels = {
         "claim": "claim (UPDATE ... RETURNING)",
         "fence": "fence (lease UPDATE, inflight_ids)",
         "decide": "decide (all of it)",
         "_load_recipients": "  load profiles (SELECT ... ANY)",
         "_over_cap": "  frequency caps",
-        "render_message": "  render_message (Jinja)",
         "_context": "  _context",
         "deliver": "deliver (dry-run adapter)",
         "write_ledger": "write_ledger (all of it)",
@@ -766,6 +765,7 @@ def profile_batches(args: argparse.Namespace) -> None:
                 setattr(pipeline, name, timed(labels[name], fn))
         pipeline.copy_rows = copy_rows
         render.Plan.choose = timed("  Plan.choose", choose)
+        render.Plan.render = timed("  Plan.render (templates)", render_one)
         partitions.ensure_for = timed("  partitions.ensure_for", ensure_for)
         pipeline.send_batch(ids[0])  # warm-up: imports, compiled templates, connection
         spent.clear()
@@ -780,6 +780,7 @@ def profile_batches(args: argparse.Namespace) -> None:
         for name, fn in originals.items():
             setattr(pipeline, name, fn)
         render.Plan.choose, partitions.ensure_for = choose, ensure_for
+        render.Plan.render = render_one
     recipients = sum(
         len(p) for p in Batch.objects.filter(pk__in=timed_ids).values_list("profile_ids", flat=True)
     )

@@ -46,7 +46,7 @@ from audience.segments import DEVICE_REACHABLE_SQL, REACHABLE_SQL
 from channels.adapters.base import Adapter, Message, ProviderNotConfigured, Result, deliver
 from channels.models import Batch, DeliveryStatus, FrequencyCap, QuietHours, RunStatus
 from channels.providers import adapter_for
-from channels.render import CONTROL, Plan, RenderError, render_message, template_paths
+from channels.render import CONTROL, Plan, RenderError, template_paths
 
 log = logging.getLogger(__name__)
 
@@ -103,6 +103,14 @@ def _copy_text(value: Any) -> str:
     return str(value).translate(_ESCAPES)
 
 
+def id_array(ids: Iterable[int]) -> str:
+    """Profile ids as one array literal ('{1,2,3}', bound as a parameter with ::bigint[]): a
+    Python list would be sent as ARRAY[1, 2, 3, ...], an expression of thousands of constants
+    PostgreSQL parses one by one (about 20 ms for 5,000), where an array literal takes a
+    fraction of a millisecond."""
+    return "{" + ",".join(map(str, ids)) + "}"
+
+
 def copy_rows(table: str, columns: Sequence[str], lines: Iterable[str]) -> None:
     """COPY pre-formatted text lines (tab-separated, escaped with _copy_text) into `table`."""
     buffer = io.StringIO()
@@ -139,41 +147,40 @@ def write_ledger(run_id: int, rows: Sequence[Row], now: dt.datetime) -> None:
 def write_sent_events(
     snapshot: dict[str, Any], run_id: int, sent: Sequence[Row], now: dt.datetime
 ) -> None:
-    """One Notification Sent per sent row, with the labels as the run recorded them."""
+    """One Notification Sent per sent row, with the labels as the run recorded them.
+
+    One INSERT ... SELECT unnest(ids) per variant: the properties (the same for every recipient of
+    a variant) are sent and parsed once, where COPY would parse the same JSON on every row.
+    """
     if not sent:
         return
     labels = snapshot["labels"]
-    label_ids = "{" + ",".join(str(label["id"]) for label in labels) + "}" if labels else "\\N"
-    by_variant: dict[str, str] = {}
-    stamp = now.isoformat()
-    lines = []
+    by_variant: dict[str, list[int]] = {}
     for row in sent:
-        props = by_variant.get(row.variant)
-        if props is None:
-            props = _copy_text(
-                json.dumps(
-                    {
-                        "campaign_id": snapshot["campaign_id"],
-                        "campaign_name": snapshot["name"],
-                        "channel": snapshot["channel"],
-                        "variant": row.variant or None,
-                        "labels": labels,
-                        "run_id": run_id,
-                    },
-                    ensure_ascii=False,
-                )
-            )
-            by_variant[row.variant] = props
-        lines.append(
-            f"{row.profile_id}\t{NOTIFICATION_SENT}\t{stamp}\t{props}\t"
-            f"{snapshot['campaign_id']}\t{label_ids}\n"
-        )
+        by_variant.setdefault(row.variant, []).append(row.profile_id)
     partitions.ensure_for([now])
-    copy_rows(
-        "audience_event",
-        ["profile_id", "name", "ts", "properties", "campaign_id", "label_ids"],
-        lines,
-    )
+    with connection.cursor() as cursor:
+        for variant, ids in by_variant.items():
+            properties = {
+                "campaign_id": snapshot["campaign_id"],
+                "campaign_name": snapshot["name"],
+                "channel": snapshot["channel"],
+                "variant": variant or None,
+                "labels": labels,
+                "run_id": run_id,
+            }
+            cursor.execute(
+                "INSERT INTO audience_event (profile_id, name, ts, properties, campaign_id, "
+                "label_ids) SELECT unnest(%s::bigint[]), %s, %s, %s::jsonb, %s, %s::integer[]",
+                [
+                    id_array(ids),
+                    NOTIFICATION_SENT,
+                    now,
+                    json.dumps(properties, ensure_ascii=False),
+                    snapshot["campaign_id"],
+                    [label["id"] for label in labels] or None,
+                ],
+            )
 
 
 # ----------------------------------------------------------------------------------------------
@@ -213,8 +220,8 @@ def fence(held: Claim, *, inflight: Sequence[int] | None = None, clear: bool = F
     lease = timezone.now() + dt.timedelta(seconds=settings.HERALD_DISPATCH_LEASE)
     sets, params = ["lease_until = %s"], [lease]
     if inflight is not None:
-        sets.append("inflight_ids = %s")
-        params.append(list(inflight))
+        sets.append("inflight_ids = %s::bigint[]")
+        params.append(id_array(inflight))
     elif clear:
         sets.append("inflight_ids = NULL")
     with connection.cursor() as cursor:
@@ -260,7 +267,7 @@ def _load_recipients(
         "FROM audience_profile p WHERE p.id = ANY(%s::bigint[])"
     )
     with connection.cursor() as cursor:
-        cursor.execute(sql, [*params, list(ids)])
+        cursor.execute(sql, [*params, id_array(ids)])
         found = {
             # Django reads jsonb as text (its JSONField decodes); decoded here once per profile.
             row[0]: Recipient(
@@ -274,7 +281,7 @@ def _load_recipients(
                 "SELECT d.profile_id, d.id, d.token FROM audience_device d "  # noqa: S608
                 f"WHERE d.profile_id = ANY(%s::bigint[]) AND d.kind = %s AND {DEVICE_REACHABLE_SQL} "
                 "ORDER BY d.id",
-                [list(ids), kind],
+                [id_array(ids), kind],
             )
             for profile_id, device_id, token in cursor.fetchall():
                 found[profile_id].devices.append((device_id, token))
@@ -295,7 +302,7 @@ def _over_cap(channel: str, ids: Sequence[int], now: dt.datetime) -> set[int]:
             "GROUP BY profile_id HAVING count(*) >= %s",
             [
                 NOTIFICATION_SENT,
-                list(ids),
+                id_array(ids),
                 now - dt.timedelta(days=cap.days),
                 channel,
                 cap.max_messages,
@@ -428,7 +435,7 @@ def decide(
             target = Target(run_id, pid, snapshot["campaign_id"])
             context["links"] = {"unsubscribe": tracker.url("unsubscribe", target)}
         try:
-            content = render_message(message, context)
+            content = plan.render(message, context)
         except RenderError as exc:
             out.final.append(Row(pid, DeliveryStatus.FAILED, str(exc), variant))
             continue
@@ -508,7 +515,7 @@ def _work(held: Claim, scheduler: Any) -> str:
             cursor.execute(
                 "SELECT profile_id FROM channels_delivery WHERE run_id = %s "
                 "AND profile_id = ANY(%s::bigint[])",
-                [held.run_id, held.profile_ids],
+                [held.run_id, id_array(held.profile_ids)],
             )
             recorded = {row[0] for row in cursor.fetchall()}
     try:

@@ -49,16 +49,18 @@ class Compiled:
     def render(self, context: dict[str, Any]) -> str:
         if self.paths is None:
             return self.template.render(context)
+        # With each value's type: 0, 0.0 and False are equal keys but render differently.
+        key = []
+        for root, attr in self.paths:
+            value = context.get(root, _MISSING)
+            if type(value) is dict:
+                value = value.get(attr, _MISSING)
+            key.append(type(value))
+            key.append(value)
         try:
-            # With each value's type: 0, 0.0 and False are equal keys but render differently.
-            key = tuple(
-                (type(value), value)
-                for value in (_lookup(context, root, attr) for root, attr in self.paths)
-            )
-            hash(key)
+            found = self.memo.get(key := tuple(key))
         except TypeError:  # a list or dict value: no memo
             return self.template.render(context)
-        found = self.memo.get(key)
         if found is None:
             if len(self.memo) >= MEMO_SIZE:
                 self.memo.clear()
@@ -67,11 +69,6 @@ class Compiled:
 
 
 _MISSING = object()  # a missing value renders as Undefined, unlike None
-
-
-def _lookup(context: dict[str, Any], root: str, attr: str) -> Any:
-    value = context.get(root, _MISSING)
-    return value.get(attr, _MISSING) if isinstance(value, dict) else value
 
 
 def _pure_paths(ast: nodes.Template) -> tuple[tuple[str, str], ...] | None:
@@ -134,6 +131,44 @@ def template_paths(field: str, value: Any) -> set[tuple[str, str]] | None:
     return found
 
 
+class MessageTemplate:
+    """A whole message rendered at once. When every field's output depends only on attribute
+    lookups (template_paths), the message is rendered once per distinct set of those values
+    and the same dict is handed out again (adapters read messages, never change them)."""
+
+    def __init__(self, message: dict[str, Any]) -> None:
+        self.message = message
+        paths: set[tuple[str, str]] | None = set()
+        for name, value in message.items():
+            found = template_paths(name, value)
+            if found is None or paths is None:
+                paths = None
+            else:
+                paths |= found
+        self.paths = None if paths is None else tuple(sorted(paths))
+        self.memo: dict[tuple[Any, ...], dict[str, Any]] = {}
+
+    def render(self, context: dict[str, Any]) -> dict[str, Any]:
+        if self.paths is None:
+            return render_message(self.message, context)
+        key = []
+        for root, attr in self.paths:
+            value = context.get(root, _MISSING)
+            if type(value) is dict:
+                value = value.get(attr, _MISSING)
+            key.append(type(value))
+            key.append(value)
+        try:
+            found = self.memo.get(key := tuple(key))
+        except TypeError:  # a list or dict value: no memo
+            return render_message(self.message, context)
+        if found is None:
+            if len(self.memo) >= MEMO_SIZE:
+                self.memo.clear()
+            found = self.memo[key] = render_message(self.message, context)
+        return found
+
+
 def render_message(message: dict[str, Any], context: dict[str, Any]) -> dict[str, Any]:
     try:
         return {
@@ -159,6 +194,7 @@ class Plan:
     what: dict[str, Any]
 
     def __post_init__(self) -> None:
+        self._templates: dict[int, MessageTemplate] = {}
         self.control = int(self.what.get("control_group", 0)) * 100
         self.cumulative: list[tuple[int, str, dict[str, Any]]] = []
         if self.campaign_type == CampaignType.AB_TEST:
@@ -168,6 +204,14 @@ class Plan:
                 self.cumulative.append((total, variant["name"], variant["message"]))
         elif self.campaign_type == CampaignType.MESSAGE_ON_USER_PROPERTY:
             self.by_value = {str(m["value"]).lower(): m["message"] for m in self.what["messages"]}
+
+    def render(self, message: dict[str, Any], context: dict[str, Any]) -> dict[str, Any]:
+        """`message` (one that choose returned, so it lives as long as the plan) rendered for
+        `context`; RenderError says why not."""
+        template = self._templates.get(id(message))
+        if template is None:
+            template = self._templates[id(message)] = MessageTemplate(message)
+        return template.render(context)
 
     def choose(
         self, profile_id: int, properties: dict[str, Any]

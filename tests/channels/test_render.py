@@ -85,3 +85,21 @@ def test_message_on_user_property_picks_by_value_else_default() -> None:
     assert plan.choose(1, {"plan": "pro"}) == ("plan=pro", {"body": "pro"})
     assert plan.choose(1, {"plan": "free"}) == ("default", {"body": "other"})
     assert plan.choose(1, {}) == ("default", {"body": "other"})
+
+
+def test_a_whole_message_renders_once_per_distinct_input() -> None:
+    from channels.render import MessageTemplate
+
+    message = {"subject": "Hi {{ profile.first_name }}", "html": "<p>{{ profile.plan }}</p>"}
+    template = MessageTemplate(message)
+    assert template.paths == (("profile", "first_name"), ("profile", "plan"))
+    ann = template.render({"profile": {"first_name": "Ann", "plan": "pro"}})
+    again = template.render({"profile": {"first_name": "Ann", "plan": "pro", "other": 1}})
+    assert ann == {"subject": "Hi Ann", "html": "<p>pro</p>"} and again is ann
+    assert template.render({"profile": {"first_name": "Ann"}}) == {
+        "subject": "Hi Ann",
+        "html": "<p></p>",
+    }
+    loop = MessageTemplate({"body": "{% for t in profile.tags %}{{ t }}{% endfor %}"})
+    assert loop.paths is None
+    assert loop.render({"profile": {"tags": ["a", "b"]}}) == {"body": "ab"}
