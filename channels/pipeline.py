@@ -202,7 +202,8 @@ def claim(batch_id: int, now: dt.datetime) -> Claim | None:
     lease = now + dt.timedelta(seconds=settings.HERALD_DISPATCH_LEASE)
     with connection.cursor() as cursor:
         cursor.execute(
-            "UPDATE channels_batch SET status = 'claimed', token = %s, lease_until = %s, "
+            ASYNC_COMMIT  # noqa: S608 - constants; values are parameters
+            + "UPDATE channels_batch SET status = 'claimed', token = %s, lease_until = %s, "
             "attempts = attempts + 1 WHERE id = %s AND not_before <= %s AND "
             "(status = 'queued' OR (status = 'claimed' AND lease_until < %s)) "
             "RETURNING run_id, profile_ids, inflight_ids, attempts",
@@ -212,6 +213,15 @@ def claim(batch_id: int, now: dt.datetime) -> Claim | None:
     if row is None:
         return None
     return Claim(batch_id, row[0], token, list(row[1]), list(row[2] or []), row[3])
+
+
+# Every transaction of a batch starts with a fence or a claim, which also turns off waiting for
+# the commit's WAL flush (synchronous_commit), except the one that records a non-idempotent
+# provider call as in flight. After a PostgreSQL crash, asynchronous commits are lost as a
+# suffix, in order: a lost claim, decision or result is redone by the next holder, and a result
+# whose commit was lost is still covered by its durable in-flight record (outcome unknown, never
+# resent). Waiting for the flush cost several milliseconds a commit.
+ASYNC_COMMIT = "SET LOCAL synchronous_commit TO OFF; "
 
 
 def fence(held: Claim, *, inflight: Sequence[int] | None = None, clear: bool = False) -> str:
@@ -224,11 +234,13 @@ def fence(held: Claim, *, inflight: Sequence[int] | None = None, clear: bool = F
         params.append(id_array(inflight))
     elif clear:
         sets.append("inflight_ids = NULL")
+    # This module's own SQL; values are parameters.
+    sql = f"UPDATE channels_batch b SET {', '.join(sets)} FROM channels_run r "  # noqa: S608
+    sql += "WHERE b.id = %s AND b.token = %s AND b.status = 'claimed' AND r.id = b.run_id "
+    sql += "RETURNING r.status"
     with connection.cursor() as cursor:
         cursor.execute(
-            f"UPDATE channels_batch b SET {', '.join(sets)} FROM channels_run r "  # noqa: S608 - this module's own SQL; values are parameters
-            "WHERE b.id = %s AND b.token = %s AND b.status = 'claimed' AND r.id = b.run_id "
-            "RETURNING r.status",
+            ("" if inflight is not None else ASYNC_COMMIT) + sql,
             [*params, held.batch_id, held.token],
         )
         row = cursor.fetchone()
