@@ -49,16 +49,9 @@ class Compiled:
     def render(self, context: dict[str, Any]) -> str:
         if self.paths is None:
             return self.template.render(context)
-        # With each value's type: 0, 0.0 and False are equal keys but render differently.
-        key = []
-        for root, attr in self.paths:
-            value = context.get(root, _MISSING)
-            if type(value) is dict:
-                value = value.get(attr, _MISSING)
-            key.append(type(value))
-            key.append(value)
+        key = _memo_key(self.paths, context)
         try:
-            found = self.memo.get(key := tuple(key))
+            found = self.memo.get(key)
         except TypeError:  # a list or dict value: no memo
             return self.template.render(context)
         if found is None:
@@ -69,6 +62,19 @@ class Compiled:
 
 
 _MISSING = object()  # a missing value renders as Undefined, unlike None
+
+
+def _memo_key(paths: tuple[tuple[str, str], ...], context: dict[str, Any]) -> tuple[Any, ...]:
+    """The values a template reads, each with its type: 0, 0.0 and False are equal keys but
+    render differently. Unhashable when a value is a list or a dict (no memo then)."""
+    key = []
+    for root, attr in paths:
+        value = context.get(root, _MISSING)
+        if type(value) is dict:
+            value = value.get(attr, _MISSING)
+        key.append(type(value))
+        key.append(value)
+    return tuple(key)
 
 
 def _pure_paths(ast: nodes.Template) -> tuple[tuple[str, str], ...] | None:
@@ -151,15 +157,9 @@ class MessageTemplate:
     def render(self, context: dict[str, Any]) -> dict[str, Any]:
         if self.paths is None:
             return render_message(self.message, context)
-        key = []
-        for root, attr in self.paths:
-            value = context.get(root, _MISSING)
-            if type(value) is dict:
-                value = value.get(attr, _MISSING)
-            key.append(type(value))
-            key.append(value)
+        key = _memo_key(self.paths, context)
         try:
-            found = self.memo.get(key := tuple(key))
+            found = self.memo.get(key)
         except TypeError:  # a list or dict value: no memo
             return render_message(self.message, context)
         if found is None:

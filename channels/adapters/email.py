@@ -103,9 +103,12 @@ class ParsedHtml:
     # The pieces in quoted-printable, for messages the adapter serialises itself.
     encoded: tuple[bytes, ...]
 
-    def render(self, preheader: str, links: Sequence[str], pixel: str) -> str:
-        out = [self.pieces[0]]
-        for slot, piece in zip(self.slots, self.pieces[1:], strict=True):
+    def _fill(
+        self, pieces: Sequence[Any], preheader: Any, links: Sequence[Any], pixel: Any
+    ) -> list[Any]:
+        """The pieces with each slot filled: a link, the preheader or the pixel."""
+        out = [pieces[0]]
+        for slot, piece in zip(self.slots, pieces[1:], strict=True):
             if slot >= 0:
                 out.append(links[slot])
             elif slot == _PREHEADER_SLOT:
@@ -113,20 +116,15 @@ class ParsedHtml:
             else:
                 out.append(pixel)
             out.append(piece)
-        return "".join(out)
+        return out
+
+    def render(self, preheader: str, links: Sequence[str], pixel: str) -> str:
+        return "".join(self._fill(self.pieces, preheader, links, pixel))
 
     def render_encoded(self, preheader: bytes, links: Sequence[bytes], pixel: bytes) -> bytes:
         """render() in quoted-printable, from pieces encoded once: each part ends with a soft line
         break, so parts encoded apart decode to the HTML render() gives."""
-        out = [self.encoded[0]]
-        for slot, piece in zip(self.slots, self.encoded[1:], strict=True):
-            if slot >= 0:
-                out.append(links[slot])
-            elif slot == _PREHEADER_SLOT:
-                out.append(preheader)
-            else:
-                out.append(pixel)
-            out.append(piece)
+        out = self._fill(self.encoded, preheader, links, pixel)
         return b"=\r\n".join(part for part in out if part)
 
 
