@@ -53,6 +53,15 @@ STARTUP_TIMEOUT = 60
 DRY_RUN_CHANNELS = ["email", "sms", "whatsapp", "push", "web_push", "webhook"]
 WEBHOOK_SECRET = "whsec_" + "MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
 
+# A campaign e-mail the tests send (its subject names the recipient).
+EMAIL = {
+    "message": {
+        "subject": "Hi {{ profile.identity }}",
+        "from_email": "news@example.com",
+        "html": "<p>Hello</p>",
+    }
+}
+
 
 def report(text: str) -> None:
     """What a fault test measured (how many outcomes were unknown, how long recovery took), shown

@@ -28,6 +28,7 @@ from campaigns.models import Campaign
 from channels.models import Batch, Run, RunStatus
 from channels.models import Delivery as Ledger
 from tests.integration.dispatch_worker import (  # noqa: F401 - fixtures
+    EMAIL,
     LEASE,
     Dispatch,
     RedisServer,
@@ -46,14 +47,6 @@ pytestmark = [
     pytest.mark.slow,
     pytest.mark.django_db(transaction=True, serialized_rollback=True),
 ]
-
-EMAIL = {
-    "message": {
-        "subject": "Hi {{ profile.identity }}",
-        "from_email": "news@example.com",
-        "html": "<p>Hello</p>",
-    }
-}
 
 
 def people(count: int) -> dict[str, int]:

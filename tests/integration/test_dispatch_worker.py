@@ -22,6 +22,7 @@ from campaigns.choices import Action, Channel, Delivery, Status
 from campaigns.models import Campaign, CampaignAudit
 from channels.models import Batch, FrequencyCap, QuietHours, Run, RunKind, RunStatus, Trigger
 from tests.integration.dispatch_worker import (  # noqa: F401 - fixtures
+    EMAIL,
     Dispatch,
     WebhookReceiver,
     assert_exactly_once,
@@ -37,14 +38,6 @@ pytestmark = [
     # the test starts with the rows migrations made (the role groups), which a flush removes.
     pytest.mark.django_db(transaction=True, serialized_rollback=True),
 ]
-
-EMAIL = {
-    "message": {
-        "subject": "Hi {{ profile.identity }}",
-        "from_email": "news@example.com",
-        "html": "<p>Hello</p>",
-    }
-}
 
 
 def people(count: int, prefix: str = "u", **fields) -> list[int]:
