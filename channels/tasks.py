@@ -3,15 +3,22 @@ batch claim, the run lock and the ledger's key make a redelivered message do not
 
 from __future__ import annotations
 
+import logging
+
 from celery import shared_task
 
 from channels import pipeline, scheduler
+
+log = logging.getLogger(__name__)
 
 
 @shared_task(name="channels.tasks.tick", ignore_result=True)
 def tick() -> dict[str, int]:
     """The beat's dispatch tick (HERALD_DISPATCH_TICK seconds): start what is due, sweep."""
-    return scheduler.tick()
+    done = scheduler.tick()
+    if any(done.values()):
+        log.info("dispatch tick: %s", ", ".join(f"{k} {n}" for k, n in done.items() if n))
+    return done
 
 
 def tick_soon() -> None:

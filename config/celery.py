@@ -1,9 +1,11 @@
 """The Celery app and the one place where periodic schedules are declared."""
 
+import logging
 import os
 
 from celery import Celery
 from celery.schedules import crontab
+from celery.signals import after_setup_logger
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 
@@ -13,6 +15,17 @@ app.autodiscover_tasks()
 
 # As config/settings.py reads it (read here too: settings are not loaded when this module is).
 DISPATCH_TICK = float(os.environ.get("HERALD_DISPATCH_TICK", "5"))
+
+
+@after_setup_logger.connect
+def _quiet_task_lines(**_: object) -> None:
+    """With HERALD_QUIET_TASK_LOG (make run sets it), a worker does not log every task it
+    receives and finishes (the dispatch tick alone is one every few seconds); the tasks' own
+    messages and every warning still show."""
+    if os.environ.get("HERALD_QUIET_TASK_LOG"):
+        for name in ("celery.app.trace", "celery.worker.strategy"):
+            logging.getLogger(name).setLevel(logging.WARNING)
+
 
 app.conf.beat_schedule = {
     # Dispatch: every due send, batch and trigger is a row the tick claims (no long ETAs); a tick

@@ -123,8 +123,9 @@ def children(port: str) -> list[Child]:
                 "-A",
                 "config",
                 "beat",
+                # Beat would say so at every dispatch tick (every few seconds).
                 "-l",
-                "info",
+                "warning",
                 "-s",
                 str(BEAT_SCHEDULE),
             ],
@@ -210,6 +211,7 @@ def main() -> int:
     # Sent), to nobody: channels without a provider configured use the dry-run adapter, and so
     # does e-mail unless a provider or EMAIL_URL says otherwise (docs/dispatch.md).
     os.environ.setdefault("HERALD_DRY_RUN_CHANNELS", ",".join(DEMO_DRY_RUN))
+    os.environ.setdefault("HERALD_QUIET_TASK_LOG", "1")
     if "EMAIL_URL" not in os.environ:
         os.environ.setdefault("HERALD_EMAIL_PROVIDER", "")
     if (ROOT / ".env").exists():
