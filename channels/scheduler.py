@@ -87,6 +87,12 @@ def create_run(
         idempotency_key=idempotency_key,
         lease_until=timezone.now() + dt.timedelta(seconds=settings.HERALD_DISPATCH_LEASE),
     )
+    if kind != RunKind.SCHEDULED:
+        # A scheduled run moves its campaign in the tick (_start); calls and triggers count here.
+        now = timezone.now()
+        Campaign.objects.filter(pk=campaign.pk).update(
+            last_run_at=now, last_active_at=now, runs_count=F("runs_count") + 1
+        )
     transaction.on_commit(lambda: _enqueue_resolve(run.pk))
     return run
 

@@ -185,8 +185,12 @@ HERALD_PROVIDERS = {
         # The service account's JSON key (its token_uri says where OAuth tokens come from).
         "secrets": {"service_account": env.str("FCM_SERVICE_ACCOUNT_JSON", default="")},
     },
+    # Webhooks are configured once there is a signing secret to sign them with.
     "webhook": {
-        "provider": env.str("HERALD_WEBHOOK_PROVIDER", default="http"),
+        "provider": env.str(
+            "HERALD_WEBHOOK_PROVIDER",
+            default="http" if env.str("HERALD_WEBHOOK_SECRET", "") else "",
+        ),
         "options": {
             "timeout": env.float("HERALD_WEBHOOK_TIMEOUT", default=10.0),
             "allow_private": env.bool("HERALD_WEBHOOK_ALLOW_PRIVATE", default=False),

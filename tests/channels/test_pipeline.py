@@ -119,3 +119,17 @@ def test_email_templates_can_show_the_unsubscribe_link(campaign_factory) -> None
     token = url.rstrip("/").rsplit("/", 1)[1]
     target = Tracker().read("unsubscribe", token)
     assert (target.run_id, target.profile_id, target.campaign_id) == (9, person.pk, 5)
+
+
+def test_an_api_run_counts_as_the_campaigns_last_run(campaign_factory) -> None:
+    from django.db import transaction
+
+    campaign = campaign_factory(
+        channel=Channel.IN_APP, delivery=Delivery.API, status=Status.RUNNING
+    )
+    before = timezone.now()
+    with transaction.atomic():
+        scheduler.create_run(campaign, kind="api", scheduled_for=before)
+    campaign.refresh_from_db()
+    assert campaign.runs_count == 1 and campaign.last_run_at >= before
+    assert campaign.last_active_at >= before
