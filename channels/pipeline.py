@@ -24,7 +24,9 @@ list make a second provider call for the same recipient impossible except for id
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import gc
 import io
 import json
 import logging
@@ -32,7 +34,7 @@ import threading
 import uuid
 import zoneinfo
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -497,6 +499,21 @@ def _disable_devices(results: Sequence[Result], now: dt.datetime) -> None:
         )
 
 
+@contextlib.contextmanager
+def _without_cyclic_gc() -> Iterator[None]:
+    """A batch allocates a few objects per recipient, none in reference cycles, all freed by
+    reference counting when the batch ends; Python's cyclic collector would meanwhile walk the
+    worker's whole heap again and again (a quarter of a batch's time, measured). It runs again
+    after the batch."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
 def send_batch(batch_id: int) -> str:
     """Work on one batch until it is done (or stopped, or another worker holds it)."""
     from channels import scheduler
@@ -507,7 +524,8 @@ def send_batch(batch_id: int) -> str:
     if held is None:
         return "not claimed"
     try:
-        return _work(held, scheduler)
+        with _without_cyclic_gc():
+            return _work(held, scheduler)
     except LeaseLost:
         log.warning("batch %s: lease lost, another worker has it", batch_id)
         return "lease lost"

@@ -133,3 +133,15 @@ def test_an_api_run_counts_as_the_campaigns_last_run(campaign_factory) -> None:
     campaign.refresh_from_db()
     assert campaign.runs_count == 1 and campaign.last_run_at >= before
     assert campaign.last_active_at >= before
+
+
+def test_a_batch_runs_without_the_cyclic_collector_and_puts_it_back() -> None:
+    import gc
+
+    from channels.pipeline import _without_cyclic_gc
+
+    assert gc.isenabled()
+    with pytest.raises(RuntimeError), _without_cyclic_gc():
+        assert not gc.isenabled()
+        raise RuntimeError("a batch that fails")
+    assert gc.isenabled()
