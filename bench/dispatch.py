@@ -53,6 +53,7 @@ ROOT = Path(__file__).resolve().parent.parent
 # Before the bench folder: bench/labels.py must not hide the labels app.
 sys.path.insert(0, str(ROOT))
 
+from bench.audience import LineStream  # noqa: E402 - the COPY source the audience bench loads with
 from bench.dispatchlib.naive import NAIVE_TASK  # noqa: E402
 from scripts.services import die_with_parent  # noqa: E402
 
@@ -133,28 +134,6 @@ def base_env(args: argparse.Namespace) -> dict[str, str]:
         "HERALD_WEBHOOK_SECRET": WEBHOOK_SECRET,
         "EMAIL_URL": "consolemail://",
     }
-
-
-class LineStream(io.RawIOBase):
-    """A file COPY reads from, filled from a generator of lines: the rows never sit in memory."""
-
-    def __init__(self, lines: Iterator[str]) -> None:
-        self._lines = lines
-        self._buffer = b""
-
-    def readable(self) -> bool:
-        return True
-
-    def readinto(self, target) -> int:  # type: ignore[no-untyped-def]
-        while len(self._buffer) < len(target):
-            chunk = "".join(line for _, line in zip(range(2000), self._lines, strict=False))
-            if not chunk:
-                break
-            self._buffer += chunk.encode()
-        size = min(len(target), len(self._buffer))
-        target[:size] = self._buffer[:size]
-        self._buffer = self._buffer[size:]
-        return size
 
 
 def profile_lines(count: int) -> Iterator[str]:
