@@ -20,8 +20,8 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from campaigns.models import Campaign
-from channels import triggers
-from channels.models import Run
+from channels import scheduler, triggers
+from channels.models import Run, RunStatus
 from channels.serializers import RunSerializer, TriggeredRunSerializer, TriggerSerializer
 from config.api_errors import ErrorSerializer
 from config.pagination import KeysetPagination
@@ -178,6 +178,17 @@ class CampaignRunsView(generics.ListAPIView):
             Campaign.objects.visible_to(self.request.user).only("pk"), pk=self.kwargs["id"]
         )
         return _runs().filter(campaign=campaign)
+
+    def paginate_queryset(self, queryset: QuerySet[Run]) -> list[Run] | None:
+        page = super().paginate_queryset(queryset)
+        # The page's unfinished runs read their batches' counters in one query.
+        self.counters = scheduler.batch_counters(
+            [r.pk for r in page or [] if not (r.status == RunStatus.DONE and r.totals)]
+        )
+        return page
+
+    def get_serializer_context(self) -> dict[str, Any]:
+        return {**super().get_serializer_context(), "counters": getattr(self, "counters", None)}
 
 
 @extend_schema(

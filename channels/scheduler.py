@@ -235,30 +235,53 @@ def batch_done(run_id: int) -> bool:
     return bool(row and row[0])
 
 
-def run_totals(run_id: int) -> dict[str, Any]:
+def batch_counters(run_ids: list[int]) -> dict[int, dict[str, int]]:
+    """Each run's batch counters summed ({"sent": n, "dropped:consent": n, ...}), in one query."""
+    if not run_ids:
+        return {}
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT b.run_id, kv.key, SUM(kv.value::bigint) FROM channels_batch b "
+            "CROSS JOIN LATERAL jsonb_each_text(b.counts) kv WHERE b.run_id = ANY(%s) "
+            "GROUP BY b.run_id, kv.key",
+            [run_ids],
+        )
+        out: dict[int, dict[str, int]] = {}
+        for run_id, key, n in cursor.fetchall():
+            out.setdefault(run_id, {})[key] = int(n)
+    return out
+
+
+def totals_from_counts(counts: dict[str, int], targeted: int) -> dict[str, Any]:
     """{"targeted", "sent", "failed", "dropped": {reason: n}, "failed_reasons": {...}, "pending"}
-    from the batches' counters (one row per batch, not per recipient)."""
-    run = Run.objects.only("targeted").get(pk=run_id)
+    from summed batch counters."""
     totals: dict[str, Any] = {
-        "targeted": run.targeted,
-        "sent": 0,
+        "targeted": targeted,
+        "sent": counts.get("sent", 0),
         "failed": 0,
         "dropped": {},
         "failed_reasons": {},
     }
-    for counts in Batch.objects.filter(run_id=run_id).values_list("counts", flat=True):
-        for key, n in counts.items():
-            if key == "sent":
-                totals["sent"] += n
-            else:
-                status, _, reason = key.partition(":")
-                bucket = totals["dropped"] if status == "dropped" else totals["failed_reasons"]
-                bucket[reason] = bucket.get(reason, 0) + n
-                if status == "failed":
-                    totals["failed"] += n
+    for key, n in counts.items():
+        status, _, reason = key.partition(":")
+        if status == "dropped":
+            totals["dropped"][reason] = totals["dropped"].get(reason, 0) + n
+        elif status == "failed":
+            totals["failed_reasons"][reason] = totals["failed_reasons"].get(reason, 0) + n
+            totals["failed"] += n
     done = totals["sent"] + totals["failed"] + sum(totals["dropped"].values())
-    totals["pending"] = max(0, totals["targeted"] - done)
+    totals["pending"] = max(0, targeted - done)
     return totals
+
+
+def run_totals(run: Run, counters: dict[int, dict[str, int]] | None = None) -> dict[str, Any]:
+    """The run's figures: those a finished run recorded, else its batches' counters now (one
+    row per batch, never the ledger). `counters`: batch_counters of a page of runs, read once."""
+    if run.status == RunStatus.DONE and run.totals:
+        return run.totals
+    if counters is None:
+        counters = batch_counters([run.pk])
+    return totals_from_counts(counters.get(run.pk, {}), run.targeted)
 
 
 def finish_run(run_id: int) -> None:
@@ -272,7 +295,7 @@ def finish_run(run_id: int) -> None:
         now = timezone.now()
         run.status = RunStatus.DONE
         run.finished_at = now
-        run.totals = run_totals(run_id)
+        run.totals = totals_from_counts(batch_counters([run_id]).get(run_id, {}), run.targeted)
         run.save(update_fields=["status", "finished_at", "totals"])
         if run.kind == RunKind.SCHEDULED:
             _campaign_run_finished(campaign, now)
@@ -408,7 +431,6 @@ def enqueue_due_batches(now: dt.datetime) -> int:
                 | Q(status=BatchStatus.QUEUED, enqueued_at__lt=now - requeue)
                 | Q(status=BatchStatus.CLAIMED, lease_until__lt=now)
             )
-            .exclude(status=BatchStatus.DONE)
             .values_list("pk", flat=True)[:500]
         )
         if ids:

@@ -1,8 +1,8 @@
 """Reads for the dispatch pages: a campaign's runs and their figures, and how each channel is
 configured now.
 
-A run's figures come from its batches' counters (channels.scheduler.run_totals, or the totals a
-finished run keeps), never from counting the ledger, so the campaign page can poll them every
+A run's figures come from its batches' counters, or the totals a finished run keeps
+(channels.scheduler.run_totals), never from counting the ledger, so the campaign page can poll them every
 two seconds during a send of a million recipients.
 """
 
@@ -14,7 +14,6 @@ from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 from django.core.paginator import Page, Paginator
-from django.db import connection
 from django.db.models import Case, Count, Func, IntegerField, Min, Sum, Value, When
 from django.db.models.functions import Coalesce
 from django.utils import timezone
@@ -109,10 +108,7 @@ def run_progress(run: Run, *, with_errors: bool = True) -> RunProgress:
 
     `with_errors` adds the most frequent failure texts of a run that is over (one GROUP BY over
     its failed ledger rows; never while it is live, so polling costs no ledger read)."""
-    if run.status == RunStatus.DONE and run.totals:
-        totals = run.totals
-    else:
-        totals = scheduler.run_totals(run.pk)
+    totals = scheduler.run_totals(run)
     dropped_by = dict(totals.get("dropped") or {})
     failed_by = dict(totals.get("failed_reasons") or {})
     progress = RunProgress(
@@ -165,23 +161,6 @@ class HistoryRow:
     dropped: int
 
 
-def _counters(run_ids: list[int]) -> dict[int, dict[str, int]]:
-    """The summed batch counters of each run, in one query."""
-    if not run_ids:
-        return {}
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT b.run_id, kv.key, SUM(kv.value::bigint) FROM channels_batch b "
-            "CROSS JOIN LATERAL jsonb_each_text(b.counts) kv WHERE b.run_id = ANY(%s) "
-            "GROUP BY b.run_id, kv.key",
-            [run_ids],
-        )
-        out: dict[int, dict[str, int]] = {}
-        for run_id, key, n in cursor.fetchall():
-            out.setdefault(run_id, {})[key] = int(n)
-    return out
-
-
 def run_history(campaign: Campaign, page: Any = 1) -> Page[HistoryRow]:
     """Every run of the campaign, newest first, a page at a time, with sent / failed / dropped."""
     paginator = Paginator(
@@ -204,18 +183,13 @@ def run_history(campaign: Campaign, page: Any = 1) -> Page[HistoryRow]:
     result = paginator.get_page(page)
     runs = list(result.object_list)
     open_ids = [r.pk for r in runs if not (r.status == RunStatus.DONE and r.totals)]
-    counters = _counters(open_ids)
+    counters = scheduler.batch_counters(open_ids)
     rows = []
     for run in runs:
-        if run.pk in open_ids:
-            counts = counters.get(run.pk, {})
-            sent = counts.get("sent", 0)
-            failed = sum(n for k, n in counts.items() if k.startswith("failed:"))
-            dropped = sum(n for k, n in counts.items() if k.startswith("dropped:"))
-        else:
-            sent = int(run.totals.get("sent") or 0)
-            failed = int(run.totals.get("failed") or 0)
-            dropped = sum((run.totals.get("dropped") or {}).values())
+        totals = scheduler.run_totals(run, counters)
+        sent = int(totals.get("sent") or 0)
+        failed = int(totals.get("failed") or 0)
+        dropped = sum((totals.get("dropped") or {}).values())
         rows.append(HistoryRow(run, sent, failed, dropped))
     result.object_list = rows
     return result

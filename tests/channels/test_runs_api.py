@@ -95,7 +95,7 @@ def test_a_run_still_sending_shows_what_is_pending(api, api_campaign):
         "dropped": {},
         "pending": 2,
     }
-    assert progress == {k: v for k, v in scheduler.run_totals(run.pk).items() if k != "targeted"}
+    assert progress == {k: v for k, v in scheduler.run_totals(run).items() if k != "targeted"}
 
 
 def test_pages_follow_the_cursor(api, api_campaign):
@@ -171,3 +171,26 @@ def test_an_archived_campaigns_runs_stay_readable(api, api_campaign):
     assert [
         r["id"] for r in api.get(f"/api/v1/campaigns/{api_campaign.pk}/runs/").json()["results"]
     ] == [run.pk]
+
+
+def test_unfinished_runs_read_their_counters_once_a_page(
+    api, api_campaign, django_assert_max_num_queries
+):
+    from channels.models import Batch
+
+    for i in range(10):
+        run = Run.objects.create(
+            campaign=api_campaign,
+            kind=RunKind.TRIGGER,
+            status=RunStatus.SENDING,
+            scheduled_for=timezone.now() - dt.timedelta(minutes=i),
+            targeted=3,
+        )
+        Batch.objects.create(
+            run=run, seq=1, profile_ids=[1, 2, 3], not_before=timezone.now(), counts={"sent": 2}
+        )
+    # As above, and one query for every unfinished run's counters together.
+    with django_assert_max_num_queries(5):
+        response = api.get(f"/api/v1/campaigns/{api_campaign.pk}/runs/")
+    progress = [r["progress"] for r in response.json()["results"]]
+    assert [(p["sent"], p["pending"]) for p in progress] == [(2, 1)] * 10

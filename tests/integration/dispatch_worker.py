@@ -43,7 +43,7 @@ from channels.models import Batch, Run, RunStatus
 from channels.models import Delivery as Ledger
 from tests.approvals.support import Inbox
 from tests.dburl import test_database_url
-from tests.integration.test_celery_worker import ROOT, celery_executable, isolated_redis_url
+from tests.integration.test_celery_worker import ROOT, isolated_redis_url, worker_command
 
 LEASE = 3
 # A queued batch no worker took within this many seconds is queued again (its message was lost).
@@ -120,25 +120,7 @@ class Dispatch:
         log = self.tmp_path / f"worker-{number}.log"
         with log.open("wb") as out:
             process = subprocess.Popen(  # noqa: S603 - a fixed command line
-                [
-                    celery_executable(),
-                    "-A",
-                    "config",
-                    "worker",
-                    "-P",
-                    "solo",
-                    "-c",
-                    "1",
-                    "-Q",
-                    self.queue,
-                    "-n",
-                    name,
-                    "--without-gossip",
-                    "--without-mingle",
-                    "--without-heartbeat",
-                    "--loglevel",
-                    "INFO",
-                ],
+                worker_command(self.queue, name),
                 cwd=ROOT,
                 env={**self.base_env, **env},
                 stdout=out,

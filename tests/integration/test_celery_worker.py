@@ -50,6 +50,29 @@ def celery_executable() -> str:
     return found
 
 
+def worker_command(queue: str, name: str) -> list[str]:
+    """One solo worker process on `queue`, named `name`, without the chatter between workers."""
+    return [
+        celery_executable(),
+        "-A",
+        "config",
+        "worker",
+        "-P",
+        "solo",
+        "-c",
+        "1",
+        "-Q",
+        queue,
+        "-n",
+        name,
+        "--without-gossip",
+        "--without-mingle",
+        "--without-heartbeat",
+        "--loglevel",
+        "INFO",
+    ]
+
+
 @dataclass
 class Worker:
     app: Celery  # a client app on the worker's broker and result backend
@@ -78,25 +101,7 @@ def worker(tmp_path: Path) -> Iterator[Worker]:
     log = tmp_path / "worker.log"
     with log.open("wb") as out:
         process = subprocess.Popen(  # noqa: S603 - a fixed command line
-            [
-                celery_executable(),
-                "-A",
-                "config",
-                "worker",
-                "-P",
-                "solo",
-                "-c",
-                "1",
-                "-Q",
-                queue,
-                "-n",
-                f"{queue}@herald-test",
-                "--without-gossip",
-                "--without-mingle",
-                "--without-heartbeat",
-                "--loglevel",
-                "INFO",
-            ],
+            worker_command(queue, f"{queue}@herald-test"),
             cwd=ROOT,
             env=env,
             stdout=out,
