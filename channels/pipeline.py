@@ -13,9 +13,9 @@ sweeper gave the batch to another worker) writes nothing. Within the batch:
    group), delayed (quiet hours, to a new batch at their end), failed (a template that fails for
    their data), or to send. Final rows for the first kinds are written at once with COPY.
 4. To-send recipients go to the adapter chunk by chunk: before a call the chunk's ids are stored
-   in `inflight_ids` (committed; idempotent adapters skip this); after it, one transaction COPYs their ledger rows, inserts
-   their Notification Sent events and clears `inflight_ids`. Between chunks the run's status is read,
-   so a stop halts the batch within one chunk.
+   in `inflight_ids` (committed; idempotent adapters skip this); after it, one transaction COPYs
+   their ledger rows, inserts their Notification Sent events and clears `inflight_ids`. Between
+   chunks the run's status is read, so a stop halts the batch within one chunk.
 5. The batch is marked done and the run's done-count bumped; the last batch finishes the run.
 
 The ledger's primary key (run, profile) makes a second row impossible; the fence and the in-flight
