@@ -144,7 +144,13 @@ class Delivery(models.Model):
     """The ledger: one row per (run, recipient), written in bulk with COPY by the batch tasks."""
 
     pk = models.CompositePrimaryKey("run_id", "profile_id")
-    run = models.ForeignKey(Run, on_delete=models.CASCADE, db_index=False, related_name="+")
+    # No database constraint: PostgreSQL checks a foreign key with one lookup per inserted row,
+    # at commit (Django's are deferred): 3.4 µs a ledger row, most of a batch's commit, measured
+    # (docs/decisions/ledger-without-foreign-keys.md). Only a batch holding its run's lease writes
+    # ledger rows, so the run exists; deleting a run still deletes its ledger (Django cascades).
+    run = models.ForeignKey(
+        Run, on_delete=models.CASCADE, db_index=False, db_constraint=False, related_name="+"
+    )
     # No foreign key: the ledger outlives a deleted profile, and COPY checks nothing per row.
     profile_id = models.BigIntegerField()
     status = models.CharField(max_length=8, choices=DeliveryStatus.choices)
