@@ -30,6 +30,7 @@ import gc
 import io
 import json
 import logging
+import re
 import threading
 import uuid
 import zoneinfo
@@ -38,6 +39,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import orjson
 from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
@@ -70,7 +72,7 @@ class LeaseLost(Exception):
     """Another worker holds the batch now: this one stops without writing."""
 
 
-@dataclass
+@dataclass(slots=True)
 class Recipient:
     profile_id: int
     identity: str
@@ -81,7 +83,7 @@ class Recipient:
     devices: list[tuple[int, str]] = field(default_factory=list)
 
 
-@dataclass
+@dataclass(slots=True)
 class Row:
     """One ledger row: (profile, status, reason, variant, provider id, attempts)."""
 
@@ -125,7 +127,20 @@ def copy_rows(table: str, columns: Sequence[str], lines: Iterable[str]) -> None:
 def write_ledger(run_id: int, rows: Sequence[Row], now: dt.datetime) -> None:
     if not rows:
         return
-    stamp = now.isoformat()
+    head, tail = f"{run_id}\t", f"\t{now.isoformat()}\n"
+    # A batch's rows share a few (status, reason, variant) triples: each is escaped once.
+    middles: dict[tuple[str, str, str], str] = {}
+
+    def lines() -> Iterator[str]:
+        for r in rows:
+            key = (r.status, r.reason, r.variant)
+            middle = middles.get(key)
+            if middle is None:
+                middle = middles[key] = (
+                    f"\t{r.status}\t{_copy_text(r.reason[:300])}\t{_copy_text(r.variant[:40])}\t"
+                )
+            yield f"{head}{r.profile_id}{middle}{_copy_text(r.provider_id[:200])}\t{r.attempts}{tail}"
+
     copy_rows(
         "channels_delivery",
         [
@@ -138,11 +153,7 @@ def write_ledger(run_id: int, rows: Sequence[Row], now: dt.datetime) -> None:
             "attempts",
             "created_at",
         ],
-        (
-            f"{run_id}\t{r.profile_id}\t{r.status}\t{_copy_text(r.reason[:300])}\t"
-            f"{_copy_text(r.variant[:40])}\t{_copy_text(r.provider_id[:200])}\t{r.attempts}\t{stamp}\n"
-            for r in rows
-        ),
+        lines(),
     )
 
 
@@ -284,9 +295,7 @@ def _load_recipients(
         cursor.execute(sql, [*params, id_array(ids)])
         found = {
             # Django reads jsonb as text (its JSONField decodes); decoded here once per profile.
-            row[0]: Recipient(
-                row[0], row[1], row[2], row[3], json.loads(row[4]) if row[4] else {}, row[5]
-            )
+            row[0]: Recipient(row[0], row[1], row[2], row[3], _properties(row[4]), row[5])
             for row in cursor.fetchall()
         }
         kind = DEVICE_KINDS.get(channel)
@@ -303,6 +312,23 @@ def _load_recipients(
                 if not recipient.devices and not recipient.problem:
                     recipient.problem = NO_ADDRESS
     return found
+
+
+# orjson reads an integer beyond 64 bits as a float; json keeps it exact (jsonb stores it so).
+_LONG_NUMBER = re.compile(r"\d{20}")
+
+
+def _properties(text: str | None) -> dict[str, Any]:
+    """A profile's properties as jsonb sent them: orjson (a quarter of a batch's decoding time
+    before, measured), json where orjson would lose digits or refuses the text."""
+    if not text:
+        return {}
+    if _LONG_NUMBER.search(text) is None:
+        try:
+            return orjson.loads(text)
+        except orjson.JSONDecodeError:
+            pass
+    return json.loads(text)
 
 
 def _over_cap(channel: str, ids: Sequence[int], now: dt.datetime) -> set[int]:
@@ -346,9 +372,10 @@ def quiet_until(quiet: QuietHours, tz: zoneinfo.ZoneInfo, now: dt.datetime) -> d
 
 
 def _context(
-    recipient: Recipient, snapshot: dict[str, Any], data: dict[str, Any]
+    recipient: Recipient, campaign: dict[str, Any], data: dict[str, Any]
 ) -> dict[str, Any]:
-    # The recipient's own properties dict (read for this batch alone), not a copy.
+    # The recipient's own properties dict (read for this batch alone), not a copy; `campaign` is
+    # one dict for the whole batch (templates and adapters read contexts, never change them).
     profile = recipient.properties
     profile["id"] = recipient.profile_id
     profile["identity"] = recipient.identity
@@ -356,7 +383,7 @@ def _context(
         profile["email" if "@" in recipient.address else "phone"] = recipient.address
     return {
         "profile": profile,
-        "campaign": {"id": snapshot["campaign_id"], "name": snapshot["name"]},
+        "campaign": campaign,
         "data": data,
         "event": data.get("event", {}) if isinstance(data, dict) else {},
     }
@@ -420,6 +447,9 @@ def decide(
     quiet = QuietHours.current()
     quiet_here = quiet.enabled and channel in quiet.channels
     home = zoneinfo.ZoneInfo(when.get("timezone") or settings.TIME_ZONE)
+    campaign_id = snapshot["campaign_id"]
+    campaign = {"id": campaign_id, "name": snapshot["name"]}
+    recipients_data = recipients_data or {}
     for pid in ids:
         recipient = found.get(pid)
         if recipient is None:
@@ -443,27 +473,28 @@ def decide(
                 else:
                     out.delayed.setdefault(until, []).append(pid)
                 continue
-        data = (recipients_data or {}).get(str(pid), {})
-        context = _context(recipient, snapshot, data)
+        data = recipients_data.get(str(pid), {}) if recipients_data else {}
+        context = _context(recipient, campaign, data)
         if tracker is not None:
-            target = Target(run_id, pid, snapshot["campaign_id"])
+            target = Target(run_id, pid, campaign_id)
             context["links"] = {"unsubscribe": tracker.url("unsubscribe", target)}
         try:
             content = plan.render(message, context)
         except RenderError as exc:
             out.final.append(Row(pid, DeliveryStatus.FAILED, str(exc), variant))
             continue
+        # Message(key, run_id, campaign_id, profile_id, to, content, devices, context, variant)
         out.to_send.append(
             Message(
-                key=f"{run_id}-{pid}",
-                run_id=run_id,
-                campaign_id=snapshot["campaign_id"],
-                profile_id=pid,
-                to=recipient.address,
-                content=content,
-                devices=recipient.devices,
-                context=context,
-                variant=variant,
+                f"{run_id}-{pid}",
+                run_id,
+                campaign_id,
+                pid,
+                recipient.address,
+                content,
+                recipient.devices,
+                context,
+                variant,
             )
         )
     return out

@@ -100,6 +100,45 @@ def test_missing_properties_stay_missing_when_only_some_are_read(settings) -> No
     assert _load_recipients("in_app", [bob.pk], [])[bob.pk].properties == {}
 
 
+def test_properties_read_back_exactly_as_stored() -> None:
+    from channels.pipeline import _load_recipients
+
+    properties = {
+        "big": 123456789012345678901234567890,  # beyond 64 bits: orjson would make it a float
+        "price": 1.5,
+        "name": 'Zoë \\ "quoted"',
+        "tags": ["a", 2, None, {"x": True}],
+    }
+    person = Profile.objects.create(identity="exact", properties=properties)
+    assert _load_recipients("in_app", [person.pk], None)[person.pk].properties == properties
+    big = _load_recipients("in_app", [person.pk], ["big"])[person.pk].properties["big"]
+    assert type(big) is int and big == properties["big"]
+
+
+def test_ledger_rows_keep_tabs_newlines_and_backslashes(campaign_factory) -> None:
+    from django.db import transaction
+
+    from channels.pipeline import Row, write_ledger
+
+    campaign = campaign_factory(
+        channel=Channel.IN_APP, delivery=Delivery.API, status=Status.RUNNING
+    )
+    with transaction.atomic():
+        run = scheduler.create_run(campaign, kind="api", scheduled_for=timezone.now())
+    odd = "template_error: line 1\n\tat {{ x }} \\N"
+    rows = [
+        Row(1, "failed", odd, "B\\1"),
+        Row(2, "failed", odd, "B\\1"),
+        Row(3, "sent", "", "A", "id\twith\ttabs", 2),
+        Row(4, "dropped", "consent"),
+    ]
+    write_ledger(run.pk, rows, timezone.now())
+    stored = Ledger.objects.filter(run=run).order_by("profile_id")
+    assert [(d.status, d.reason, d.variant, d.provider_id, d.attempts) for d in stored] == [
+        (r.status, r.reason, r.variant, r.provider_id, r.attempts) for r in rows
+    ]
+
+
 def test_email_templates_can_show_the_unsubscribe_link(campaign_factory) -> None:
     from channels.pipeline import decide
     from channels.tracking import Tracker
