@@ -86,6 +86,12 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--email", type=int, default=20_000, help="e-mails to smtp-sink (0: skip)")
     parser.add_argument("--webhook", type=int, default=20_000, help="webhooks to nginx (0: skip)")
     parser.add_argument("--batch", type=int, default=5000, help="HERALD_DISPATCH_BATCH")
+    parser.add_argument(
+        "--labels",
+        type=int,
+        default=2,
+        help="message labels on every campaign (each Notification Sent records them)",
+    )
     parser.add_argument("--pool", choices=["solo", "prefork"], default="solo")
     parser.add_argument("--redis-db", type=int, default=15)
     parser.add_argument(
@@ -457,12 +463,22 @@ def webhook_what(port: int) -> dict[str, Any]:
     return {"message": {"url": f"http://127.0.0.1:{port}/hook", "method": "POST"}}
 
 
+# The labels every campaign of this invocation carries (--labels).
+LABELS: list[Any] = []
+
+
+def bench_labels(count: int) -> list[Any]:
+    from labels.models import Label
+
+    return [Label.objects.get_or_create(name=f"Bench label {i}")[0] for i in range(1, count + 1)]
+
+
 def make_campaign(name: str, channel: str, who: dict[str, Any], what: dict[str, Any]):  # type: ignore[no-untyped-def]
     from django.utils import timezone
 
     from campaigns.models import Campaign
 
-    return Campaign.objects.create(
+    campaign = Campaign.objects.create(
         name=name,
         channel=channel,
         type="single_message",
@@ -474,6 +490,8 @@ def make_campaign(name: str, channel: str, who: dict[str, Any], what: dict[str, 
         created_by=bench_admin(),
         last_active_at=timezone.now(),
     )
+    campaign.labels.set(LABELS)
+    return campaign
 
 
 @dataclass
@@ -538,9 +556,11 @@ def publish_and_wait(name: str, campaign, expect: int, ws: Workers) -> Figures: 
     with connection.cursor() as cur:
         cur.execute("SELECT count(*) FROM channels_delivery WHERE run_id = %s", [run.pk])
         ledger = cur.fetchone()[0]
+        # Every event carries the campaign's labels (none: NULL).
         cur.execute(
-            "SELECT count(*) FROM audience_event WHERE campaign_id = %s AND name = %s",
-            [campaign.pk, "Notification Sent"],
+            "SELECT count(*) FROM audience_event WHERE campaign_id = %s AND name = %s "
+            "AND label_ids IS NOT DISTINCT FROM %s::integer[]",
+            [campaign.pk, "Notification Sent", sorted(label.pk for label in LABELS) or None],
         )
         events = cur.fetchone()[0]
     assert run.targeted == expect, (run.targeted, expect)
@@ -814,17 +834,19 @@ def main() -> None:
     parts = set(args.only.split(","))
     load(args.profiles, args.reload)
     reset()
+    LABELS[:] = bench_labels(args.labels)
     command = (
         f"python bench/dispatch.py --profiles {args.profiles} --small {args.small} "
         f"--naive {args.naive} --email {args.email} --webhook {args.webhook} --batch {args.batch} "
-        f"--pool {args.pool} --only {args.only}"
+        f"--pool {args.pool} --labels {args.labels} --only {args.only}"
         + (f" --profile {args.profile}" if args.profile else "")
         + "".join(f" --import {module}" for module in args.imports)
     )
     print(f"\ncommand: {command}")
     print(
         f"{args.profiles:,} profiles ({NO_EMAIL:.0%} without e-mail, {OPTED_OUT:.0%} opted out), "
-        f"batches of {args.batch:,}, two workers ({args.pool}), {os.cpu_count()} CPUs"
+        f"batches of {args.batch:,}, {args.labels} labels on each campaign, two workers "
+        f"({args.pool}), {os.cpu_count()} CPUs"
     )
     tmp = Path(tempfile.mkdtemp(prefix="herald-bench-dispatch-"))
 
