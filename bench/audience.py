@@ -102,6 +102,22 @@ class LineStream(io.RawIOBase):
         return size
 
 
+# The columns of a profile line (profile_lines here, and bench/dispatch.py's).
+PROFILE_COLUMNS = [
+    "id",
+    "identity",
+    "email",
+    "phone",
+    "timezone",
+    "properties",
+    "email_consent",
+    "sms_consent",
+    "whatsapp_consent",
+    "created_at",
+    "updated_at",
+]
+
+
 def copy(cursor, table: str, columns: list[str], lines) -> None:  # type: ignore[no-untyped-def]
     quoted = ", ".join(f'"{c}"' for c in columns)
     cursor.copy_expert(f"COPY {table} ({quoted}) FROM STDIN", io.BufferedReader(LineStream(lines)))
@@ -177,19 +193,7 @@ def load(profiles: int, events: int, reload: bool) -> None:
         copy(
             cur,
             "audience_profile",
-            [
-                "id",
-                "identity",
-                "email",
-                "phone",
-                "timezone",
-                "properties",
-                "email_consent",
-                "sms_consent",
-                "whatsapp_consent",
-                "created_at",
-                "updated_at",
-            ],
+            PROFILE_COLUMNS,
             profile_lines(profiles, now),
         )
         cur.execute("SELECT setval('audience_profile_id_seq', %s)", [profiles])

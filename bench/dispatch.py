@@ -53,7 +53,7 @@ ROOT = Path(__file__).resolve().parent.parent
 # Before the bench folder: bench/labels.py must not hide the labels app.
 sys.path.insert(0, str(ROOT))
 
-from bench.audience import LineStream  # noqa: E402 - the COPY source the audience bench loads with
+from bench.audience import PROFILE_COLUMNS, copy  # noqa: E402 - how the audience bench loads
 from bench.dispatchlib.naive import NAIVE_TASK  # noqa: E402
 from scripts.services import die_with_parent  # noqa: E402
 
@@ -173,23 +173,7 @@ def load(profiles: int, reload: bool) -> None:
     started = time.perf_counter()
     with connection.cursor() as cur:
         cur.execute("TRUNCATE audience_event, audience_device, audience_profile CASCADE")
-        columns = [
-            "id",
-            "identity",
-            "email",
-            "phone",
-            "timezone",
-            "properties",
-            "email_consent",
-            "sms_consent",
-            "whatsapp_consent",
-            "created_at",
-            "updated_at",
-        ]
-        cur.cursor.copy_expert(
-            f"COPY audience_profile ({', '.join(columns)}) FROM STDIN",
-            io.BufferedReader(LineStream(profile_lines(profiles))),
-        )
+        copy(cur.cursor, "audience_profile", PROFILE_COLUMNS, profile_lines(profiles))
         cur.execute(
             "SELECT setval(pg_get_serial_sequence('audience_profile', 'id'), %s)", [profiles]
         )
