@@ -71,13 +71,32 @@ def free_port() -> int:
 
 
 @contextmanager
-def smtp_server() -> Iterator[tuple[Inbox, int]]:
-    """An SMTP server on 127.0.0.1 (no TLS, no login), and the port it listens on."""
-    inbox = Inbox()
+def smtp_serving(handler: Any) -> Iterator[int]:
+    """An aiosmtpd `handler` served on 127.0.0.1 (no TLS, no login); yields the port."""
     port = free_port()
-    controller = Controller(inbox, hostname="127.0.0.1", port=port)
+    controller = Controller(handler, hostname="127.0.0.1", port=port)
     controller.start()
     try:
-        yield inbox, port
+        yield port
     finally:
         controller.stop()
+
+
+@contextmanager
+def smtp_server() -> Iterator[tuple[Inbox, int]]:
+    """An SMTP server on 127.0.0.1 that keeps what it receives, and the port it listens on."""
+    inbox = Inbox()
+    with smtp_serving(inbox) as port:
+        yield inbox, port
+
+
+def use_smtp(settings: Any, port: int, *, timeout: float | None = None) -> None:
+    """Point Django's SMTP backend (pytest-django's `settings`) at 127.0.0.1:`port`, plainly."""
+    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    settings.EMAIL_HOST = "127.0.0.1"
+    settings.EMAIL_PORT = port
+    settings.EMAIL_USE_TLS = False
+    settings.EMAIL_USE_SSL = False
+    settings.EMAIL_HOST_USER = ""
+    settings.EMAIL_HOST_PASSWORD = ""
+    settings.EMAIL_TIMEOUT = timeout

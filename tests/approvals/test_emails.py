@@ -18,7 +18,7 @@ from approvals.models import ApprovalRequest
 from campaigns import services
 from campaigns.choices import Delivery, Status
 from config.errors import Invalid
-from tests.approvals.support import Inbox, approval_on, free_port, smtp_server
+from tests.approvals.support import Inbox, approval_on, free_port, smtp_server, use_smtp
 from tests.factories import UserFactory, push_what
 
 pytestmark = pytest.mark.django_db
@@ -28,13 +28,7 @@ BASE_URL = "https://herald.example.com"
 @pytest.fixture
 def inbox(settings) -> Iterator[Inbox]:
     with smtp_server() as (handler, port):
-        settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
-        settings.EMAIL_HOST = "127.0.0.1"
-        settings.EMAIL_PORT = port
-        settings.EMAIL_USE_TLS = False
-        settings.EMAIL_USE_SSL = False
-        settings.EMAIL_HOST_USER = ""
-        settings.EMAIL_HOST_PASSWORD = ""
+        use_smtp(settings, port)
         settings.HERALD_BASE_URL = BASE_URL
         yield handler
 

@@ -31,7 +31,8 @@ from channels.adapters import email as email_adapter
 from channels.adapters.base import Message, deliver
 from channels.adapters.email import EmailAdapter, html_to_text, parse_html, quoted_printable
 from channels.providers import adapter_for
-from tests.approvals.support import free_port
+from tests.approvals import support
+from tests.approvals.support import free_port, smtp_serving
 
 BASE_URL = "https://herald.example.com"
 HTML = (
@@ -105,24 +106,12 @@ class SmtpSink:
 @contextmanager
 def smtp_sink(*, pipelining: bool) -> Iterator[tuple[SmtpSink, int]]:
     sink = SmtpSink(pipelining=pipelining)
-    port = free_port()
-    controller = Controller(sink, hostname="127.0.0.1", port=port)
-    controller.start()
-    try:
+    with smtp_serving(sink) as port:
         yield sink, port
-    finally:
-        controller.stop()
 
 
 def use_smtp(settings, port: int) -> None:
-    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
-    settings.EMAIL_HOST = "127.0.0.1"
-    settings.EMAIL_PORT = port
-    settings.EMAIL_USE_TLS = False
-    settings.EMAIL_USE_SSL = False
-    settings.EMAIL_HOST_USER = ""
-    settings.EMAIL_HOST_PASSWORD = ""
-    settings.EMAIL_TIMEOUT = 5
+    support.use_smtp(settings, port, timeout=5)
 
 
 @pytest.fixture(params=["pipelining", "no pipelining"])

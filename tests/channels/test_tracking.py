@@ -19,7 +19,7 @@ from channels import tracking
 from channels.adapters.base import Message
 from channels.adapters.email import EmailAdapter
 from channels.tracking import Target, Tracker
-from tests.approvals.support import Inbox, smtp_server
+from tests.approvals.support import Inbox, smtp_server, use_smtp
 
 pytestmark = pytest.mark.django_db
 BASE_URL = "https://herald.example.com"
@@ -30,13 +30,7 @@ SHOP = "https://shop.example.com/spring?utm_source=herald&utm_medium=email"
 def inbox(settings) -> Iterator[Inbox]:
     settings.HERALD_BASE_URL = BASE_URL
     with smtp_server() as (handler, port):
-        settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
-        settings.EMAIL_HOST = "127.0.0.1"
-        settings.EMAIL_PORT = port
-        settings.EMAIL_USE_TLS = False
-        settings.EMAIL_USE_SSL = False
-        settings.EMAIL_HOST_USER = ""
-        settings.EMAIL_HOST_PASSWORD = ""
+        use_smtp(settings, port)
         yield handler
 
 

@@ -18,7 +18,6 @@ import asyncio
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import threading
 import time
@@ -32,7 +31,6 @@ from typing import Any
 
 import pytest
 import redis
-from aiosmtpd.controller import Controller
 from celery import Celery
 from django.db import connection
 from kombu import Connection, pools
@@ -41,7 +39,7 @@ from kombu.exceptions import OperationalError
 from channels import scheduler
 from channels.models import Batch, Run, RunStatus
 from channels.models import Delivery as Ledger
-from tests.approvals.support import Inbox
+from tests.approvals.support import Inbox, free_port, smtp_serving
 from tests.dburl import test_database_url
 from tests.integration.test_celery_worker import ROOT, isolated_redis_url, worker_command
 
@@ -67,12 +65,6 @@ def report(text: str) -> None:
     """What a fault test measured (how many outcomes were unknown, how long recovery took), shown
     with `pytest -s`."""
     print(f"\n{text}")  # noqa: T201 - the measurements are the point of running it
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 @dataclass
@@ -413,13 +405,8 @@ class SlowInbox(Inbox):
 def slow_smtp_server(delay: float = 0.02) -> Iterator[tuple[SlowInbox, int]]:
     """An SMTP server on 127.0.0.1 that answers each message after `delay` seconds."""
     inbox = SlowInbox(delay=delay)
-    port = free_port()
-    controller = Controller(inbox, hostname="127.0.0.1", port=port)
-    controller.start()
-    try:
+    with smtp_serving(inbox) as port:
         yield inbox, port
-    finally:
-        controller.stop()
 
 
 def email_env(port: int) -> dict[str, str]:
