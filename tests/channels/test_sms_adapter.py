@@ -4,13 +4,13 @@ servers that check each provider's request format and auth."""
 from __future__ import annotations
 
 import json
-import socket
 
 import pytest
 
 from channels.adapters.base import Backoff, Message, deliver
 from channels.adapters.sms import HttpGatewayAdapter, TwilioAdapter, TwilioWhatsAppAdapter
 from channels.providers import adapter_for
+from tests.approvals.support import free_port
 from tests.channels.provider_servers import GatewayServer, TwilioServer
 
 SID = "AC" + "0" * 32
@@ -84,12 +84,6 @@ def gateway_adapter(gateway):
     yield make
     for adapter in made:
         adapter.close()
-
-
-def closed_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def test_twilio_posts_the_form_with_basic_auth_and_keeps_the_sid(twilio, twilio_adapter):
@@ -235,7 +229,7 @@ def test_a_twilio_timeout_is_transient(twilio, twilio_adapter):
 
 
 def test_an_unreachable_twilio_is_transient(twilio_adapter):
-    [result] = twilio_adapter(base_url=f"http://127.0.0.1:{closed_port()}").send([sms(1)])
+    [result] = twilio_adapter(base_url=f"http://127.0.0.1:{free_port()}").send([sms(1)])
 
     assert not result.ok and result.transient
     assert result.error.startswith("Twilio: connection failed (ConnectError")

@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import base64
 import json
-import socket
 
 import pytest
 
 from channels.adapters.base import Backoff, Message, deliver
 from channels.adapters.webhook import WebhookAdapter, batch_webhook_id, webhook_id
+from tests.approvals.support import free_port
 from tests.channels.webhook_receiver import SLOW, Receiver
 
 SECRET = "whsec_" + base64.b64encode(b"herald-webhook-test-secret-0123").decode()
@@ -190,9 +190,7 @@ def test_a_receiver_slower_than_the_timeout_is_a_transient_failure(receiver):
 
 
 def test_a_refused_connection_is_a_transient_failure(adapter):
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
+    port = free_port()  # nobody listens there
     [result] = adapter.send([message(1, f"http://127.0.0.1:{port}/ok")])
 
     assert not result.ok and result.transient

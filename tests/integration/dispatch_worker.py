@@ -40,8 +40,12 @@ from channels import scheduler
 from channels.models import Batch, Run, RunStatus
 from channels.models import Delivery as Ledger
 from tests.approvals.support import Inbox, free_port, smtp_serving
-from tests.dburl import test_database_url
-from tests.integration.test_celery_worker import ROOT, isolated_redis_url, worker_command
+from tests.integration.test_celery_worker import (
+    ROOT,
+    isolated_redis_url,
+    worker_command,
+    worker_env,
+)
 
 LEASE = 3
 # A queued batch no worker took within this many seconds is queued again (its message was lost).
@@ -213,15 +217,8 @@ def dispatch_fixture(tmp_path: Path, settings: Any) -> Iterator[Dispatch]:
         "webhook": {"provider": ""},
     }
     base_env = {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "config.settings",
-        "DATABASE_URL": test_database_url(),
-        "DATABASE_CONN_MAX_AGE": "0",
-        "REDIS_URL": redis_url,
-        "CELERY_BROKER_URL": redis_url,
-        "CELERY_RESULT_BACKEND": redis_url,
+        **worker_env(redis_url),
         "CELERY_TASK_DEFAULT_QUEUE": queue,
-        "HERALD_TIME_ZONE": settings.TIME_ZONE,
         "HERALD_DISPATCH_LEASE": str(LEASE),
         "HERALD_DISPATCH_REQUEUE_AFTER": str(REQUEUE_AFTER),
         "HERALD_DISPATCH_BATCH": str(settings.HERALD_DISPATCH_BATCH),

@@ -84,11 +84,10 @@ class Worker:
         return self.log.read_text(errors="replace")[-4000:]
 
 
-@pytest.fixture
-def worker(tmp_path: Path) -> Iterator[Worker]:
-    redis_url = isolated_redis_url()
-    queue = f"herald-test-{uuid.uuid4().hex[:12]}"
-    env = {
+def worker_env(redis_url: str) -> dict[str, str]:
+    """A worker process's environment: the test database, its own Redis database as broker and
+    result backend, this process's time zone."""
+    return {
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "config.settings",
         "DATABASE_URL": test_database_url(),
@@ -98,6 +97,13 @@ def worker(tmp_path: Path) -> Iterator[Worker]:
         "CELERY_RESULT_BACKEND": redis_url,
         "HERALD_TIME_ZONE": settings.TIME_ZONE,
     }
+
+
+@pytest.fixture
+def worker(tmp_path: Path) -> Iterator[Worker]:
+    redis_url = isolated_redis_url()
+    queue = f"herald-test-{uuid.uuid4().hex[:12]}"
+    env = worker_env(redis_url)
     log = tmp_path / "worker.log"
     with log.open("wb") as out:
         process = subprocess.Popen(  # noqa: S603 - a fixed command line
