@@ -357,23 +357,31 @@ def workers(args: argparse.Namespace, tmp: Path, tag: str, **env: str) -> Iterat
 
 
 @contextlib.contextmanager
+def serving(name: str, command: list[str], port: int, tmp: Path) -> Iterator[None]:
+    """Run a sink's `command` (its errors in tmp/<name>.err) until it listens on `port`; stop
+    it on the way out."""
+    proc = subprocess.Popen(  # noqa: S603 - the bench's own command lines
+        command,
+        stdout=subprocess.DEVNULL,
+        stderr=open(tmp / f"{name}.err", "w"),  # noqa: SIM115
+        preexec_fn=die_with_parent,  # noqa: PLW1509
+    )
+    try:
+        wait_for_port(port, proc, name)
+        yield
+    finally:
+        stop(proc)
+
+
+@contextlib.contextmanager
 def smtp_sink(tmp: Path) -> Iterator[int]:
     port = free_port()
     command = ["/usr/sbin/smtp-sink"]
     if os.geteuid() == 0:
         command += ["-u", "nobody"]
     command += [f"127.0.0.1:{port}", "1000"]
-    proc = subprocess.Popen(
-        command,
-        stdout=subprocess.DEVNULL,
-        stderr=open(tmp / "smtp-sink.err", "w"),  # noqa: SIM115
-        preexec_fn=die_with_parent,  # noqa: PLW1509
-    )
-    try:
-        wait_for_port(port, proc, "smtp-sink")
+    with serving("smtp-sink", command, port, tmp):
         yield port
-    finally:
-        stop(proc)
 
 
 NGINX_CONF = """
@@ -403,18 +411,10 @@ def nginx(tmp: Path) -> Iterator[int]:
     port = free_port()
     conf = tmp / "nginx.conf"
     conf.write_text(NGINX_CONF.format(tmp=tmp, port=port))
-    proc = subprocess.Popen(
-        ["/usr/sbin/nginx", "-p", str(tmp), "-e", str(tmp / "nginx-error.log"), "-c", str(conf)]
-        + ["-g", "daemon off;"],
-        stdout=subprocess.DEVNULL,
-        stderr=open(tmp / "nginx.err", "w"),  # noqa: SIM115
-        preexec_fn=die_with_parent,  # noqa: PLW1509
-    )
-    try:
-        wait_for_port(port, proc, "nginx")
+    command = ["/usr/sbin/nginx", "-p", str(tmp), "-e", str(tmp / "nginx-error.log")]
+    command += ["-c", str(conf), "-g", "daemon off;"]
+    with serving("nginx", command, port, tmp):
         yield port
-    finally:
-        stop(proc)
 
 
 # ---------------------------------------------------------------------------------------------
